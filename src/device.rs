@@ -1,0 +1,54 @@
+//! `--device auto|cpu|cuda|cuda:N` → a tch Device, with a clear error when CUDA is absent.
+//!
+//! The binary links libtorch_cpu only (the linker drops libtorch_cuda as unused), so CPU runs
+//! do not pay for loading the CUDA libraries. A CUDA device loads libtorch_cuda at run time.
+use anyhow::{bail, Result};
+use tch::Device;
+
+pub fn parse_device(s: &str) -> Result<Device> {
+    let s = s.trim();
+    match s {
+        "auto" => Ok(
+            if nvidia_driver_present() && load_cuda() && tch::Cuda::is_available() {
+                Device::Cuda(0)
+            } else {
+                Device::Cpu
+            },
+        ),
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => cuda(0),
+        _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => cuda(n),
+            _ => bail!("--device '{s}' is not understood: use auto, cpu, cuda or cuda:N"),
+        },
+    }
+}
+
+fn cuda(n: usize) -> Result<Device> {
+    if !load_cuda() {
+        bail!(
+            "--device cuda:{n}: libtorch_cuda.so could not be loaded (this libtorch has no CUDA, \
+             or its CUDA libraries are missing); use --device cpu or auto"
+        );
+    }
+    let count = tch::Cuda::device_count() as usize;
+    if n >= count {
+        bail!("--device cuda:{n}: libtorch sees {count} CUDA device(s); use --device cpu or auto");
+    }
+    Ok(Device::Cuda(n))
+}
+
+/// dlopen libtorch_cuda.so (found through the binary's rpath) so its CUDA hooks register.
+fn load_cuda() -> bool {
+    let name = c"libtorch_cuda.so";
+    // SAFETY: dlopen with a valid NUL-terminated name; the handle is intentionally leaked so
+    // the library stays loaded for the life of the process.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    !handle.is_null()
+}
+
+/// Loading the CUDA libraries costs seconds; skip it where no NVIDIA driver is installed.
+fn nvidia_driver_present() -> bool {
+    std::path::Path::new("/proc/driver/nvidia/version").exists()
+        || std::path::Path::new("/dev/nvidiactl").exists()
+}

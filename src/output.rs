@@ -1,0 +1,174 @@
+//! Result files: tidy `metrics.csv`, `summary.json` per run, `summary.csv` per experiment.
+//!
+//! Every file is written to `NAME.tmp` and renamed into place when complete, so a killed run
+//! never leaves a file that looks finished.
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
+    }
+    let tmp = tmp_path(path);
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Long, tidy metrics: `iteration,metric,layer,value`; `layer` is empty for task metrics.
+pub struct MetricsWriter {
+    path: PathBuf,
+    out: csv::Writer<fs::File>,
+}
+
+impl MetricsWriter {
+    pub fn create(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let tmp = tmp_path(path);
+        let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut out = csv::Writer::from_writer(file);
+        out.write_record(["iteration", "metric", "layer", "value"])?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out,
+        })
+    }
+
+    pub fn row(
+        &mut self,
+        iteration: u64,
+        metric: &str,
+        layer: Option<usize>,
+        value: f64,
+    ) -> Result<()> {
+        let layer = layer.map(|l| l.to_string()).unwrap_or_default();
+        self.out
+            .write_record([
+                iteration.to_string(),
+                metric.to_string(),
+                layer,
+                fmt_f64(value),
+            ])
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    /// Flush and move into place. Dropping a writer without `finish` leaves only `.tmp`.
+    pub fn finish(mut self) -> Result<()> {
+        self.out.flush()?;
+        let tmp = tmp_path(&self.path);
+        fs::rename(&tmp, &self.path).with_context(|| format!("renaming {}", tmp.display()))
+    }
+}
+
+/// Shortest text that reads back as the same f64 (`NaN`, `inf`, `-inf` for non-finite).
+pub fn fmt_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Completed,
+    Diverged,
+}
+
+/// One run's `summary.json`, and one row of the experiment's `summary.csv`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub experiment: String,
+    pub run: String,
+    pub rule: String,
+    pub seed: u64,
+    pub status: Status,
+    /// First logged iteration at which the loss was NaN or infinite.
+    pub diverged_at: Option<u64>,
+    pub iterations: u64,
+    pub seconds: f64,
+    pub device: String,
+    /// The run's swept settings (sigma, lr, width...), as they appear in its name.
+    pub params: BTreeMap<String, f64>,
+    /// Final and best values: `final_test_error`, `min_test_loss`, ...
+    pub results: BTreeMap<String, f64>,
+}
+
+impl RunSummary {
+    pub fn write_json(&self, run_dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        write_atomic(&run_dir.join("summary.json"), text.as_bytes())
+    }
+}
+
+/// `summary.csv`: one row per run; params and results become columns (blank where absent).
+pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
+    let params: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.params.keys().map(String::as_str))
+        .collect();
+    let results: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.results.keys().map(String::as_str))
+        .collect();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "experiment",
+        "run",
+        "rule",
+        "seed",
+        "status",
+        "diverged_at",
+        "iterations",
+        "seconds",
+        "device",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(params.iter().map(|p| p.to_string()));
+    header.extend(results.iter().map(|r| r.to_string()));
+    out.write_record(&header)?;
+    for r in runs {
+        let mut row = vec![
+            r.experiment.clone(),
+            r.run.clone(),
+            r.rule.clone(),
+            r.seed.to_string(),
+            serde_json::to_value(r.status)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            r.diverged_at.map(|i| i.to_string()).unwrap_or_default(),
+            r.iterations.to_string(),
+            format!("{:.3}", r.seconds),
+            r.device.clone(),
+        ];
+        row.extend(
+            params
+                .iter()
+                .map(|p| r.params.get(*p).map(|v| fmt_f64(*v)).unwrap_or_default()),
+        );
+        row.extend(
+            results
+                .iter()
+                .map(|k| r.results.get(*k).map(|v| fmt_f64(*v)).unwrap_or_default()),
+        );
+        out.write_record(&row)?;
+    }
+    let bytes = out.into_inner().context("finishing summary.csv")?;
+    write_atomic(path, &bytes)
+}
