@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` atomically (temporary file in the same folder, then rename).
@@ -94,6 +93,8 @@ pub struct RunSummary {
     pub experiment: String,
     pub run: String,
     pub rule: String,
+    /// Everything but the seed, as a legend label: runs that share it are averaged together.
+    pub condition: String,
     pub seed: u64,
     pub status: Status,
     /// First logged iteration at which the loss was NaN or infinite.
@@ -147,6 +148,7 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
             r.experiment.clone(),
             r.run.clone(),
             r.rule.clone(),
+            r.condition.clone(),
             r.seed.to_string(),
             serde_json::to_value(r.status)?
                 .as_str()
