@@ -1,2 +1,13 @@
+pub mod config;
 pub mod device;
+pub mod experiment;
+pub mod feedback;
+pub mod metrics;
+pub mod nets;
+pub mod optim;
 pub mod output;
+pub mod progress;
+pub mod rng;
+pub mod rules;
+pub mod tasks;
+pub mod train;

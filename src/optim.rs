@@ -1,0 +1,76 @@
+//! Optimizers for W, batched over members (each member has its own learning rate).
+//!
+//! `delta` returns the update ΔW to add, so that the matched rule can hand B the same step.
+//! Adam follows PyTorch's `torch.optim.Adam` exactly (tested against tch's).
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+pub enum Optimizer {
+    /// W ← W − η ∇W
+    Sgd {
+        lr: Tensor,
+    },
+    Adam(Adam),
+}
+
+pub struct Adam {
+    lr: Tensor, // [M, 1, 1]
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    t: i32,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+impl Optimizer {
+    /// lr: [M, 1, 1]; shapes: the parameter shapes.
+    pub fn new(kind: OptimizerKind, lr: Tensor, params: &[Tensor], adam_eps: f64) -> Self {
+        match kind {
+            OptimizerKind::Sgd => Optimizer::Sgd { lr },
+            OptimizerKind::Adam => Optimizer::Adam(Adam {
+                lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: adam_eps,
+                t: 0,
+                m: params.iter().map(Tensor::zeros_like).collect(),
+                v: params.iter().map(Tensor::zeros_like).collect(),
+            }),
+        }
+    }
+
+    /// The update ΔW for each parameter, given its gradient.
+    pub fn delta(&mut self, grads: &[Tensor]) -> Vec<Tensor> {
+        match self {
+            Optimizer::Sgd { lr } => grads.iter().map(|g| -(g * &*lr)).collect(),
+            Optimizer::Adam(a) => a.delta(grads),
+        }
+    }
+}
+
+impl Adam {
+    fn delta(&mut self, grads: &[Tensor]) -> Vec<Tensor> {
+        self.t += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.t);
+        let bc2 = 1.0 - self.beta2.powi(self.t);
+        let mut out = Vec::with_capacity(grads.len());
+        for ((g, m), v) in grads.iter().zip(&mut self.m).zip(&mut self.v) {
+            // m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
+            let _ = m.lerp_(g, 1.0 - self.beta1);
+            *v *= self.beta2;
+            *v += g.square() * (1.0 - self.beta2);
+            // Δ = −(lr / bc1) · m / (sqrt(v) / sqrt(bc2) + ε)
+            let denom = v.sqrt() / bc2.sqrt() + self.eps;
+            out.push(-(&*m / denom) * (&self.lr / bc1));
+        }
+        out
+    }
+}

@@ -1,0 +1,159 @@
+//! The data an MLP experiment trains on, on the device: inputs, targets and labels.
+use crate::config::{Experiment, Task};
+use crate::rng::{randn, SplitMix64, Stream};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+pub struct TaskData {
+    /// [N, n_0]
+    pub train_x: Tensor,
+    /// [N, n_{N+1}]; None when the target is the input (autoencoder).
+    pub train_y: Option<Tensor>,
+    /// [N_test, n_0]
+    pub test_x: Tensor,
+    /// [N_test, n_{N+1}]; None for the autoencoder.
+    pub test_y: Option<Tensor>,
+    /// [N_test] class labels, where the data have them.
+    pub test_labels: Option<Tensor>,
+}
+
+impl TaskData {
+    pub fn train_len(&self) -> i64 {
+        self.train_x.size()[0]
+    }
+
+    /// Targets for a batch of inputs `x` gathered with `idx` from the training set.
+    pub fn train_targets(&self, idx: &Tensor, x: &Tensor) -> Tensor {
+        match &self.train_y {
+            Some(y) => y
+                .index_select(0, &idx.reshape([-1]))
+                .view([x.size()[0], x.size()[1], -1]),
+            None => x.shallow_clone(),
+        }
+    }
+}
+
+pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskData> {
+    let n0 = exp.network.sizes[0];
+    let n_out = *exp.network.sizes.last().expect("validated");
+    let (train_x, train_labels, test_x, test_labels) = match exp.data.dataset.as_str() {
+        "mnist" | "fashion-mnist" => images(exp, data_dir)?,
+        "synthetic-mnist" => synthetic_mnist(
+            exp.data.seed,
+            exp.data.train_size.unwrap_or(2000),
+            exp.data.test_size.unwrap_or(500),
+        ),
+        "gaussian" => return teacher(exp, n0, n_out, device),
+        other => bail!("data.dataset '{other}' is unknown"),
+    };
+    if train_x.size()[1] != n0 {
+        bail!(
+            "network.sizes[0] is {n0} but {} images have {} pixels",
+            exp.data.dataset,
+            train_x.size()[1]
+        );
+    }
+    let train_x = take(&train_x, exp.data.train_size, "data.train_size")?;
+    let train_labels = take(&train_labels, exp.data.train_size, "data.train_size")?;
+    let test_x = take(&test_x, exp.data.test_size, "data.test_size")?;
+    let test_labels = take(&test_labels, exp.data.test_size, "data.test_size")?;
+    let (train_y, test_y) = match exp.task {
+        Task::Classify => {
+            if n_out != 10 {
+                bail!(
+                    "network.sizes ends in {n_out}, but classification of {} has 10 classes",
+                    exp.data.dataset
+                );
+            }
+            (
+                Some(one_hot(&train_labels, n_out)),
+                Some(one_hot(&test_labels, n_out)),
+            )
+        }
+        Task::Autoencode => (None, None),
+        Task::Teacher => bail!("task: teacher needs data.dataset: gaussian"),
+    };
+    Ok(TaskData {
+        train_x: train_x.to_device(device),
+        train_y: train_y.map(|y| y.to_device(device)),
+        test_x: test_x.to_device(device),
+        test_y: test_y.map(|y| y.to_device(device)),
+        test_labels: Some(test_labels.to_device(device)),
+    })
+}
+
+fn take(t: &Tensor, n: Option<usize>, field: &str) -> Result<Tensor> {
+    let have = t.size()[0];
+    match n {
+        None => Ok(t.shallow_clone()),
+        Some(n) if n as i64 <= have && n > 0 => Ok(t.narrow(0, 0, n as i64)),
+        Some(n) => bail!("{field} is {n}, but the data hold {have} examples"),
+    }
+}
+
+fn one_hot(labels: &Tensor, classes: i64) -> Tensor {
+    labels.one_hot(classes).to_kind(Kind::Float)
+}
+
+/// MNIST-format images from `<data_dir>/<dataset>`: [N, 784] in [0, 1] and labels [N].
+fn images(exp: &Experiment, data_dir: &Path) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+    let dir = data_dir.join(&exp.data.dataset);
+    let ds = tch::vision::mnist::load_dir(&dir).with_context(|| {
+        format!(
+            "cannot load {} from {}: run `credit data fetch {}` (or set CREDIT_DATA_DIR to the folder that holds {}/)",
+            exp.data.dataset,
+            dir.display(),
+            exp.data.dataset,
+            exp.data.dataset
+        )
+    })?;
+    Ok((
+        ds.train_images,
+        ds.train_labels,
+        ds.test_images,
+        ds.test_labels,
+    ))
+}
+
+/// Learnable MNIST-shaped data for tests and benchmarks: ten random 28×28 templates, each
+/// image its class template plus pixel noise, clipped to [0, 1].
+pub fn synthetic_mnist(
+    seed: u64,
+    n_train: usize,
+    n_test: usize,
+) -> (Tensor, Tensor, Tensor, Tensor) {
+    let templates = randn(seed, Stream::Teacher, 0, &[10, 784], Device::Cpu)
+        .gt(0.5)
+        .to_kind(Kind::Float);
+    let draw = |n: usize, part: u64| {
+        let mut rng = SplitMix64::new(seed ^ part);
+        let labels: Vec<i64> = (0..n).map(|_| rng.below(10) as i64).collect();
+        let labels = Tensor::from_slice(&labels);
+        let noise = randn(seed, Stream::Teacher, part, &[n as i64, 784], Device::Cpu) * 0.3;
+        (
+            (templates.index_select(0, &labels) + noise).clamp(0.0, 1.0),
+            labels,
+        )
+    };
+    let (train_x, train_y) = draw(n_train, 1);
+    let (test_x, test_y) = draw(n_test, 2);
+    (train_x, train_y, test_x, test_y)
+}
+
+/// Gaussian inputs x ~ N(0, I) and a fixed random linear teacher y = x T, T ~ N(0, 1/n_0).
+fn teacher(exp: &Experiment, n0: i64, n_out: i64, device: Device) -> Result<TaskData> {
+    let seed = exp.data.seed;
+    let n_train = exp.data.train_size.unwrap_or(10_000) as i64;
+    let n_test = exp.data.test_size.unwrap_or(2_000) as i64;
+    let t = randn(seed, Stream::Teacher, 0, &[n0, n_out], device) / (n0 as f64).sqrt();
+    let train_x = randn(seed, Stream::Teacher, 1, &[n_train, n0], device);
+    let test_x = randn(seed, Stream::Teacher, 2, &[n_test, n0], device);
+    Ok(TaskData {
+        train_y: Some(train_x.matmul(&t)),
+        test_y: Some(test_x.matmul(&t)),
+        train_x,
+        test_x,
+        test_labels: None,
+    })
+}
