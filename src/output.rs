@@ -130,6 +130,7 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
         "experiment",
         "run",
         "rule",
+        "condition",
         "seed",
         "status",
         "diverged_at",
