@@ -1,3 +1,4 @@
+pub mod cnn;
 pub mod data;
 pub mod device;
 pub mod output;
