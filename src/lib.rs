@@ -1,4 +1,6 @@
+pub mod cnn;
 pub mod config;
+pub mod data;
 pub mod device;
 pub mod experiment;
 pub mod feedback;

@@ -1,0 +1,226 @@
+//! `kind: cnn` configs: YAML schema, the `quick:` overrides, validation, and the run list.
+//!
+//! A file is one experiment: a data set, a network, the rules to compare (a mapping from
+//! rule name to its settings) and seeds. Every rule × seed is one run. `quick:` holds
+//! overrides deep-merged onto the file under `--quick` (mappings merge key by key; anything
+//! else, lists included, is replaced); the experiment name then gets the suffix `-quick`.
+use super::net::NetworkSpec;
+use super::rules::{NpLoss, Rule};
+use crate::data::cifar::Preprocess;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    Cifar10,
+    Cifar100,
+    /// Generated CIFAR-shaped images ([`crate::data::synthetic::cifar_like`]), 10 classes.
+    SyntheticCifar,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Adam learning rate for W.
+    pub lr: f64,
+    #[serde(default = "adam_eps")]
+    pub adam_eps: f64,
+    pub batch: i64,
+    pub epochs: usize,
+    /// np_dfa: SGD step size for D.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// np_dfa: std of the perturbation noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    /// np_dfa: the per-sample loss NP measures (default mse, as the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub np_loss: Option<NpLoss>,
+    /// np_dfa: reuse the clean pass's dropout mask in the noisy pass (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_dropout_mask: Option<bool>,
+}
+
+fn adam_eps() -> f64 {
+    1e-8
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnnConfig {
+    pub kind: String,
+    pub experiment: String,
+    pub dataset: DataSource,
+    /// Images held out of the end of the training set for model selection.
+    #[serde(default = "validation")]
+    pub validation: usize,
+    /// Train on only the first N of the remaining training images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_images: Option<usize>,
+    /// Evaluate on only the first N test images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_images: Option<usize>,
+    #[serde(default = "per_image")]
+    pub preprocess: Preprocess,
+    pub seeds: Vec<u64>,
+    pub network: NetworkSpec,
+    pub rules: BTreeMap<Rule, RuleSpec>,
+}
+
+fn validation() -> usize {
+    5000
+}
+
+fn per_image() -> Preprocess {
+    Preprocess::PerImage
+}
+
+/// One run: a rule with its settings and a seed.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub name: String,
+    pub rule: Rule,
+    pub spec: RuleSpec,
+    pub seed: u64,
+}
+
+/// Merge `over` onto `base`: mappings key by key, recursively; anything else replaces.
+pub fn deep_merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+impl CnnConfig {
+    /// Apply `quick:` when asked, parse and validate. Errors name the field and the fix.
+    pub fn resolve(mut cfg: Value, quick: bool) -> Result<CnnConfig> {
+        let Some(map) = cfg.as_mapping_mut() else {
+            bail!("the config is not a YAML mapping of settings (kind, experiment, ...)");
+        };
+        let overrides = map.remove("quick");
+        if quick {
+            let Some(o) = overrides else {
+                bail!("--quick was asked but the config has no `quick:` block of overrides");
+            };
+            if !o.is_mapping() {
+                bail!("`quick:` must be a mapping of overrides");
+            }
+            deep_merge(&mut cfg, o);
+        }
+        // Through text, so serde_yaml's errors carry the path of the bad field.
+        let text = serde_yaml::to_string(&cfg)?;
+        let mut c: CnnConfig = serde_yaml::from_str(&text).context("config")?;
+        if quick {
+            c.experiment.push_str("-quick");
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.kind != "cnn" {
+            bail!("kind is '{}': this runner handles `kind: cnn`", self.kind);
+        }
+        let ok_name = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if self.experiment.is_empty() || !self.experiment.chars().all(ok_name) {
+            bail!(
+                "experiment '{}' must be a non-empty folder name of letters, digits, '.', '_' \
+                 and '-'",
+                self.experiment
+            );
+        }
+        if self.seeds.is_empty() {
+            bail!("seeds is empty: give at least one seed");
+        }
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if seeds.len() != self.seeds.len() {
+            bail!("seeds {:?} repeats a seed", self.seeds);
+        }
+        if self.train_images == Some(0) || self.test_images == Some(0) {
+            bail!("train_images and test_images must be positive when given");
+        }
+        if self.rules.is_empty() {
+            bail!("rules is empty: give at least one of bp, dfa, np_dfa");
+        }
+        self.network.validate()?;
+        for (rule, s) in &self.rules {
+            let at = format!("rules.{}", rule.name());
+            let positive = |name: &str, v: f64| {
+                if v.is_finite() && v > 0.0 {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{at}.{name} is {v}: it must be a positive number"
+                    ))
+                }
+            };
+            positive("lr", s.lr)?;
+            positive("adam_eps", s.adam_eps)?;
+            if s.batch <= 0 {
+                bail!("{at}.batch is {}: it must be positive", s.batch);
+            }
+            if s.epochs == 0 {
+                bail!("{at}.epochs must be positive");
+            }
+            if *rule == Rule::NpDfa {
+                match (s.sigma, s.beta) {
+                    (Some(sigma), Some(beta)) => {
+                        positive("sigma", sigma)?;
+                        positive("beta", beta)?;
+                    }
+                    _ => bail!("{at} needs sigma (noise std) and beta (step size for D)"),
+                }
+            } else {
+                let np_only = [
+                    ("sigma", s.sigma.is_some()),
+                    ("beta", s.beta.is_some()),
+                    ("np_loss", s.np_loss.is_some()),
+                    ("shared_dropout_mask", s.shared_dropout_mask.is_some()),
+                ];
+                if let Some((name, _)) = np_only.iter().find(|(_, set)| *set) {
+                    bail!("{at}.{name} applies only to np_dfa: remove it");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every rule × seed, named `<rule>-seed<seed>`.
+    pub fn runs(&self) -> Vec<RunPlan> {
+        self.rules
+            .iter()
+            .flat_map(|(rule, spec)| {
+                self.seeds.iter().map(move |&seed| RunPlan {
+                    name: format!("{}-seed{seed}", rule.name()),
+                    rule: *rule,
+                    spec: spec.clone(),
+                    seed,
+                })
+            })
+            .collect()
+    }
+
+    /// This config narrowed to one run: what `config.yaml` of that run records.
+    pub fn for_run(&self, run: &RunPlan) -> CnnConfig {
+        CnnConfig {
+            seeds: vec![run.seed],
+            rules: BTreeMap::from([(run.rule, run.spec.clone())]),
+            ..self.clone()
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! A network, its optimiser and (for dfa / np_dfa) its feedback matrices: one training step.
+use super::config::RuleSpec;
+use super::net::{Net, NetworkSpec};
+use super::rules::{bp_gradients, direct_gradients, init_d, lambda_hat, update_d, Rule};
+use anyhow::Result;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+pub struct Learner {
+    pub rule: Rule,
+    pub spec: RuleSpec,
+    pub net: Net,
+    /// `D^l`, `[D_l, classes]` per hidden block; empty for bp.
+    pub d: Vec<Tensor>,
+    opt: nn::Optimizer,
+}
+
+impl Learner {
+    /// A fresh network (and feedback) for inputs of per-sample shape `input`.
+    pub fn new(
+        network: &NetworkSpec,
+        input: [i64; 3],
+        classes: i64,
+        rule: Rule,
+        spec: &RuleSpec,
+        device: Device,
+    ) -> Result<Learner> {
+        let net = Net::new(network, input, classes, device)?;
+        let adam = nn::Adam {
+            eps: spec.adam_eps,
+            ..Default::default()
+        };
+        let opt = adam.build(&net.vs, spec.lr)?;
+        let d = match rule {
+            Rule::Bp => Vec::new(),
+            Rule::Dfa | Rule::NpDfa => init_d(&net.feedback_sizes(), classes, Kind::Float, device),
+        };
+        Ok(Learner {
+            rule,
+            spec: spec.clone(),
+            net,
+            d,
+            opt,
+        })
+    }
+
+    /// One step on batch `x` `[T, 3, H, W]`, `y` `[T]`: gradients by the rule, an Adam step
+    /// on W, and for np_dfa an SGD step on D. Returns the clean pass's loss (cross-entropy
+    /// summed over the batch), detached and on the device.
+    pub fn step(&mut self, x: &Tensor, y: &Tensor) -> Tensor {
+        self.opt.zero_grad();
+        match self.rule {
+            Rule::Bp => {
+                let loss = bp_gradients(&self.net, x, y, true);
+                self.opt.step();
+                loss
+            }
+            Rule::Dfa => {
+                let s = direct_gradients(&self.net, x, y, &self.d, true);
+                self.opt.step();
+                s.loss
+            }
+            Rule::NpDfa => {
+                let s = direct_gradients(&self.net, x, y, &self.d, true);
+                let sigma = self.spec.sigma.unwrap_or_default();
+                let lambda_hat = lambda_hat(
+                    &self.net,
+                    x,
+                    y,
+                    &s.local.logits.detach(),
+                    &s.local.masks,
+                    sigma,
+                    self.spec.np_loss.unwrap_or_default(),
+                    self.spec.shared_dropout_mask.unwrap_or(false),
+                    true,
+                );
+                self.opt.step();
+                update_d(
+                    &mut self.d,
+                    &s.e,
+                    &lambda_hat,
+                    self.spec.beta.unwrap_or_default(),
+                );
+                s.loss
+            }
+        }
+    }
+}
+
+/// Mean cross-entropy and accuracy of `net` on `x`, `y`, in batches, without dropout.
+pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, batch: i64) -> (f64, f64) {
+    tch::no_grad(|| {
+        let n = x.size()[0];
+        let mut loss = 0.0;
+        let mut correct = 0i64;
+        let mut start = 0;
+        while start < n {
+            let len = batch.min(n - start);
+            let xb = x.narrow(0, start, len);
+            let yb = y.narrow(0, start, len);
+            let logits = net.forward(&xb, false); // [len, classes]
+            loss += super::rules::ce_sum(&logits, &yb).double_value(&[]);
+            correct += logits
+                .argmax(-1, false)
+                .eq_tensor(&yb)
+                .sum(Kind::Int64)
+                .int64_value(&[]);
+            start += len;
+        }
+        (loss / n as f64, correct as f64 / n as f64)
+    })
+}

@@ -1,0 +1,348 @@
+//! The CNN of Table 1: hidden blocks (conv or fully connected) and a linear output layer.
+//!
+//! A conv block is `h = dropout(act(maxpool(conv(x))))`, a fully connected block is
+//! `h = dropout(act(x w^T + b))`. Convolutions use TF "SAME" padding (kernel/2, odd kernels)
+//! and max-pooling is kernel 3, stride 2, padding 1, so 32 → 16 → 8 → 4. Pooling before the
+//! activation gives the same values and gradients as after it (tanh and relu are monotone)
+//! at a quarter of the activation cost.
+//!
+//! The block output `h` (after pooling, activation and dropout: what the next block sees) is
+//! the block's **feedback point**: direct feedback `D^l` maps the output error there, and
+//! node perturbation adds its noise there.
+//!
+//! Init (code): `w ~ U(−1/sqrt(fan_in), +1/sqrt(fan_in))` with fan_in = in_channels·k·k
+//! (conv) or in_features (fully connected), and every bias (output layer too) = `bias_init`.
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Tanh,
+    Relu,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub channels: i64,
+    /// Odd kernel size (SAME padding keeps the spatial size).
+    pub kernel: i64,
+    #[serde(default = "yes")]
+    pub pool: bool,
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcSpec {
+    pub units: i64,
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockSpec {
+    Conv(ConvSpec),
+    Fc(FcSpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub activation: Activation,
+    #[serde(default = "bias_init")]
+    pub bias_init: f64,
+    /// Hidden blocks, conv blocks first; the output layer is added after them. Written as
+    /// `- conv: {channels: 96, kernel: 5}` or `- fc: {units: 2048, dropout: 0.5}`.
+    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    pub blocks: Vec<BlockSpec>,
+}
+
+fn bias_init() -> f64 {
+    0.1
+}
+
+impl NetworkSpec {
+    /// The code's architecture (`table1-*-official`): conv 5×5×96, 5×5×128, 5×5×256, each
+    /// with pooling, then fc 2048, fc 2048 with dropout 0.5; tanh, bias init 0.1.
+    pub fn official() -> NetworkSpec {
+        let conv = |channels, kernel| {
+            BlockSpec::Conv(ConvSpec {
+                channels,
+                kernel,
+                pool: true,
+                dropout: 0.0,
+            })
+        };
+        let fc = |units| {
+            BlockSpec::Fc(FcSpec {
+                units,
+                dropout: 0.5,
+            })
+        };
+        NetworkSpec {
+            activation: Activation::Tanh,
+            bias_init: 0.1,
+            blocks: vec![conv(96, 5), conv(128, 5), conv(256, 5), fc(2048), fc(2048)],
+        }
+    }
+
+    /// Check the block list; errors name the offending entry as `network.blocks[i]`.
+    pub fn validate(&self) -> Result<()> {
+        if self.blocks.is_empty() {
+            bail!("network.blocks is empty: give at least one conv or fc block");
+        }
+        let mut seen_fc = false;
+        for (i, b) in self.blocks.iter().enumerate() {
+            let dropout = match b {
+                BlockSpec::Conv(c) => {
+                    if seen_fc {
+                        bail!(
+                            "network.blocks[{i}] is a conv block after an fc block: put all \
+                             conv blocks first"
+                        );
+                    }
+                    if c.channels <= 0 {
+                        bail!("network.blocks[{i}].conv.channels must be positive");
+                    }
+                    if c.kernel <= 0 || c.kernel % 2 == 0 {
+                        bail!(
+                            "network.blocks[{i}].conv.kernel is {}: use a positive odd size \
+                             (SAME padding)",
+                            c.kernel
+                        );
+                    }
+                    c.dropout
+                }
+                BlockSpec::Fc(f) => {
+                    seen_fc = true;
+                    if f.units <= 0 {
+                        bail!("network.blocks[{i}].fc.units must be positive");
+                    }
+                    f.dropout
+                }
+            };
+            if !(0.0..1.0).contains(&dropout) {
+                bail!("network.blocks[{i}] dropout is {dropout}: use a rate in [0, 1)");
+            }
+        }
+        if !self.bias_init.is_finite() {
+            bail!("network.bias_init must be a finite number");
+        }
+        Ok(())
+    }
+}
+
+/// One hidden block's parameters and shape.
+#[derive(Debug)]
+pub struct Block {
+    pub w: Tensor, // conv [out, in, k, k]; fc [out, in]
+    pub b: Tensor, // [out]
+    pub conv: bool,
+    pub pool: bool,
+    pub dropout: f64,
+    /// Per-sample output shape, e.g. [96, 16, 16] or [2048].
+    pub out_shape: Vec<i64>,
+}
+
+/// The network; its weights live in `vs` (for the optimiser).
+pub struct Net {
+    pub vs: nn::VarStore,
+    pub blocks: Vec<Block>,
+    pub out_w: Tensor, // [classes, D_last]
+    pub out_b: Tensor, // [classes]
+    pub activation: Activation,
+    pub classes: i64,
+}
+
+/// Dropout masks of one pass, one per hidden block (`None`: no dropout there).
+pub type Masks = Vec<Option<Tensor>>;
+
+/// A pass whose blocks are cut apart: each block ran on the *detached* output of the one
+/// below, so autograd from `h[l]` reaches block l's weights and stops there.
+pub struct Local {
+    pub h: Vec<Tensor>, // per hidden block l: [T, out_shape_l]
+    pub logits: Tensor, // [T, classes], graph reaching only the output layer
+    pub masks: Masks,
+}
+
+impl Net {
+    /// Build a network for inputs of per-sample shape `input` ([C, H, W]).
+    pub fn new(spec: &NetworkSpec, input: [i64; 3], classes: i64, device: Device) -> Result<Net> {
+        spec.validate()?;
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let mut shape = input.to_vec();
+        let mut blocks = Vec::new();
+        for (l, b) in spec.blocks.iter().enumerate() {
+            let p = &root / format!("block{l}");
+            let (w, out_shape, conv, pool, dropout) = match b {
+                BlockSpec::Conv(c) => {
+                    if shape.len() != 3 {
+                        bail!("network.blocks[{l}]: conv after fc");
+                    }
+                    let fan_in = shape[0] * c.kernel * c.kernel;
+                    let w = p.var(
+                        "w",
+                        &[c.channels, shape[0], c.kernel, c.kernel],
+                        uni(fan_in),
+                    );
+                    let (h, wd) = if c.pool {
+                        ((shape[1] - 1) / 2 + 1, (shape[2] - 1) / 2 + 1)
+                    } else {
+                        (shape[1], shape[2])
+                    };
+                    (w, vec![c.channels, h, wd], true, c.pool, c.dropout)
+                }
+                BlockSpec::Fc(f) => {
+                    let fan_in: i64 = shape.iter().product();
+                    let w = p.var("w", &[f.units, fan_in], uni(fan_in));
+                    (w, vec![f.units], false, false, f.dropout)
+                }
+            };
+            let out = out_shape[0];
+            let b = p.var("b", &[out], nn::Init::Const(spec.bias_init));
+            shape.clone_from(&out_shape);
+            blocks.push(Block {
+                w,
+                b,
+                conv,
+                pool,
+                dropout,
+                out_shape,
+            });
+        }
+        let fan_in: i64 = shape.iter().product();
+        let out_w = root.var("out_w", &[classes, fan_in], uni(fan_in));
+        let out_b = root.var("out_b", &[classes], nn::Init::Const(spec.bias_init));
+        Ok(Net {
+            vs,
+            blocks,
+            out_w,
+            out_b,
+            activation: spec.activation,
+            classes,
+        })
+    }
+
+    /// Flattened size `D_l` of every hidden block's feedback point.
+    pub fn feedback_sizes(&self) -> Vec<i64> {
+        self.blocks
+            .iter()
+            .map(|b| b.out_shape.iter().product())
+            .collect()
+    }
+
+    fn act(&self, a: &Tensor) -> Tensor {
+        match self.activation {
+            Activation::Tanh => a.tanh(),
+            Activation::Relu => a.relu(),
+        }
+    }
+
+    /// Block l before dropout: `act(pool(conv(x)))` or `act(x w^T + b)`.
+    fn block_pre_dropout(&self, l: usize, x: &Tensor) -> Tensor {
+        let blk = &self.blocks[l];
+        let a = if blk.conv {
+            let pad = blk.w.size()[2] / 2;
+            let z = x.conv2d(&blk.w, Some(&blk.b), [1, 1], [pad, pad], [1, 1], 1); // [T, C, H, W]
+            if blk.pool {
+                z.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false) // [T, C, H/2, W/2]
+            } else {
+                z
+            }
+        } else {
+            x.flatten(1, -1).linear(&blk.w, Some(&blk.b)) // [T, units]
+        };
+        self.act(&a)
+    }
+
+    /// Block l's output `h^l` on input `x`, with dropout mask `mask` (drawn fresh when
+    /// `train` and the block has dropout and no mask is given). Returns h and the mask used.
+    pub fn block(
+        &self,
+        l: usize,
+        x: &Tensor,
+        train: bool,
+        mask: Option<&Tensor>,
+    ) -> (Tensor, Option<Tensor>) {
+        let h = self.block_pre_dropout(l, x);
+        let p = self.blocks[l].dropout;
+        if !train || p == 0.0 {
+            return (h, None);
+        }
+        let keep = 1.0 - p;
+        let mask = match mask {
+            Some(m) => m.shallow_clone(),
+            None => h.ones_like().bernoulli_p(keep) / keep, // [T, out_shape]
+        };
+        (&h * &mask, Some(mask))
+    }
+
+    /// Output logits `[T, classes]` from the last hidden output.
+    pub fn output(&self, h: &Tensor) -> Tensor {
+        h.flatten(1, -1).linear(&self.out_w, Some(&self.out_b))
+    }
+
+    /// Plain end-to-end forward (autograd flows through every block): backprop and eval.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        for l in 0..self.blocks.len() {
+            h = self.block(l, &h, train, None).0;
+        }
+        self.output(&h)
+    }
+
+    /// Forward with every block cut from the one below (see [`Local`]).
+    pub fn forward_local(&self, x: &Tensor, train: bool) -> Local {
+        let mut input = x.detach();
+        let mut h = Vec::with_capacity(self.blocks.len());
+        let mut masks = Vec::with_capacity(self.blocks.len());
+        for l in 0..self.blocks.len() {
+            let (out, mask) = self.block(l, &input, train, None);
+            input = out.detach();
+            h.push(out);
+            masks.push(mask);
+        }
+        let logits = self.output(&input);
+        Local { h, logits, masks }
+    }
+
+    /// The noisy pass of node perturbation, without autograd: noise `xi^l ~ N(0, sigma²)`
+    /// is added at every block's feedback point and propagates upward. Dropout reuses
+    /// `masks` when given, else draws fresh masks. Returns (noisy logits `[T, classes]`,
+    /// `xi^l` per block `[T, out_shape_l]`).
+    pub fn forward_noisy(
+        &self,
+        x: &Tensor,
+        sigma: f64,
+        train: bool,
+        masks: Option<&Masks>,
+    ) -> (Tensor, Vec<Tensor>) {
+        tch::no_grad(|| {
+            let mut h = x.shallow_clone();
+            let mut xis = Vec::with_capacity(self.blocks.len());
+            for l in 0..self.blocks.len() {
+                let mask = masks.and_then(|m| m[l].as_ref());
+                let (out, _) = self.block(l, &h, train, mask);
+                let xi = out.randn_like() * sigma; // [T, out_shape_l]
+                h = out + &xi;
+                xis.push(xi);
+            }
+            (self.output(&h), xis)
+        })
+    }
+}
+
+fn uni(fan_in: i64) -> nn::Init {
+    let a = 1.0 / (fan_in as f64).sqrt();
+    nn::Init::Uniform { lo: -a, up: a }
+}

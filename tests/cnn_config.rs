@@ -1,0 +1,135 @@
+//! `kind: cnn` configs: quick merge, validation errors that name the field, shipped files.
+use credit_assign::cnn::config::CnnConfig;
+use credit_assign::cnn::rules::Rule;
+
+const BASE: &str = r#"
+kind: cnn
+experiment: t
+dataset: synthetic-cifar
+seeds: [1, 2]
+network:
+  activation: tanh
+  blocks:
+    - conv: {channels: 8, kernel: 5}
+    - fc: {units: 16, dropout: 0.5}
+rules:
+  bp: {lr: 1.0e-4, batch: 64, epochs: 100}
+  np_dfa: {lr: 4.78e-6, adam_eps: 1.0e-5, batch: 128, epochs: 200, sigma: 0.067, beta: 8.32e-6}
+quick:
+  train_images: 500
+  rules:
+    np_dfa: {epochs: 2}
+"#;
+
+fn parse(text: &str, quick: bool) -> anyhow::Result<CnnConfig> {
+    CnnConfig::resolve(serde_yaml::from_str(text).unwrap(), quick)
+}
+
+fn err(text: &str) -> String {
+    format!("{:#}", parse(text, false).unwrap_err())
+}
+
+#[test]
+fn quick_overrides_are_deep_merged_and_rename_the_experiment() {
+    let full = parse(BASE, false).unwrap();
+    assert_eq!(full.experiment, "t");
+    assert_eq!(full.train_images, None);
+    assert_eq!(full.runs().len(), 4);
+    let q = parse(BASE, true).unwrap();
+    assert_eq!(q.experiment, "t-quick");
+    assert_eq!(q.train_images, Some(500));
+    let np = &q.rules[&Rule::NpDfa];
+    assert_eq!(np.epochs, 2);
+    assert_eq!(
+        (np.sigma, np.batch),
+        (Some(0.067), 128),
+        "untouched keys stay"
+    );
+    assert_eq!(q.rules[&Rule::Bp].epochs, 100);
+    assert_eq!(q.network.bias_init, 0.1);
+    let names: Vec<String> = q.runs().into_iter().map(|r| r.name).collect();
+    assert_eq!(
+        names,
+        ["bp-seed1", "bp-seed2", "np_dfa-seed1", "np_dfa-seed2"]
+    );
+}
+
+#[test]
+fn quick_without_a_quick_block_is_an_error() {
+    let text = BASE.split("quick:").next().unwrap();
+    let e = format!("{:#}", parse(text, true).unwrap_err());
+    assert!(e.contains("quick"), "{e}");
+}
+
+#[test]
+fn unknown_fields_and_values_are_named() {
+    let e = err(&BASE.replace("seeds:", "sedes: [1]\nseeds:"));
+    assert!(e.contains("sedes"), "{e}");
+    let e = err(&BASE.replace("activation: tanh", "activation: sigmoidal"));
+    assert!(
+        e.contains("network.activation") && e.contains("sigmoidal"),
+        "{e}"
+    );
+    let e = err(&BASE.replace("bp: {", "sgd: {"));
+    assert!(e.contains("sgd"), "{e}");
+    let e = err(&BASE.replace("{units: 16,", "{units: 16, widht: 3,"));
+    assert!(e.contains("widht"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named_with_their_field() {
+    let cases = [
+        ("sigma: 0.067", "sigma: -0.1", "rules.np_dfa.sigma"),
+        ("beta: 8.32e-6", "beta: 0.0", "rules.np_dfa.beta"),
+        ("lr: 1.0e-4", "lr: 0.0", "rules.bp.lr"),
+        ("batch: 64", "batch: 0", "rules.bp.batch"),
+        ("{lr: 1.0e-4,", "{lr: 1.0e-4, sigma: 0.1,", "rules.bp.sigma"),
+        ("kernel: 5", "kernel: 4", "network.blocks[0].conv.kernel"),
+        ("dropout: 0.5", "dropout: 1.5", "network.blocks[1]"),
+        ("kind: cnn", "kind: mlp", "kind"),
+        ("seeds: [1, 2]", "seeds: []", "seeds"),
+        ("experiment: t", "experiment: a/b", "experiment"),
+    ];
+    for (from, to, field) in cases {
+        assert!(BASE.contains(from), "{from}");
+        let e = err(&BASE.replacen(from, to, 1));
+        assert!(e.contains(field), "{to}: {e}");
+    }
+    let e = err(&BASE.replace(
+        "    - conv: {channels: 8, kernel: 5}\n    - fc: {units: 16, dropout: 0.5}",
+        "    - fc: {units: 16}\n    - conv: {channels: 8, kernel: 5}",
+    ));
+    assert!(
+        e.contains("network.blocks[1]") && e.contains("after an fc"),
+        "{e}"
+    );
+    let e = err(&BASE.replace(", sigma: 0.067", ""));
+    assert!(e.contains("rules.np_dfa needs sigma"), "{e}");
+}
+
+#[test]
+fn shipped_table1_configs_parse_with_five_seeds_and_quick_blocks() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let names = [
+        "table1-cifar10.yaml",
+        "table1-cifar100.yaml",
+        "table1-cifar10-official.yaml",
+        "table1-cifar100-official.yaml",
+    ];
+    for name in names {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let full = parse(&text, false).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(full.seeds.len(), 5, "{name}");
+        assert_eq!(full.rules.len(), 3, "{name}");
+        assert_eq!(full.validation, 5000, "{name}");
+        let quick = parse(&text, true).unwrap_or_else(|e| panic!("{name} --quick: {e:#}"));
+        assert!(quick.experiment.ends_with("-quick"));
+        let np = &full.rules[&Rule::NpDfa];
+        assert_eq!(
+            (np.sigma, np.beta, np.batch),
+            (Some(0.067), Some(8.32e-6), 128),
+            "{name}"
+        );
+        assert_eq!(full.rules[&Rule::Bp].epochs, 100, "{name}");
+    }
+}
