@@ -1,7 +1,7 @@
 //! The data an MLP experiment trains on, on the device: inputs, targets and labels.
 use crate::config::{Experiment, Task};
-use crate::rng::{randn, SplitMix64, Stream};
-use anyhow::{bail, Context, Result};
+use crate::rng::{randn, Stream};
+use anyhow::{bail, Result};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -96,49 +96,16 @@ fn one_hot(labels: &Tensor, classes: i64) -> Tensor {
     labels.one_hot(classes).to_kind(Kind::Float)
 }
 
-/// MNIST-format images from `<data_dir>/<dataset>`: [N, 784] in [0, 1] and labels [N].
+/// MNIST-format images from the data folder (md5-verified IDX): [N, 784] in [0, 1], labels [N].
 fn images(exp: &Experiment, data_dir: &Path) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
-    let dir = data_dir.join(&exp.data.dataset);
-    let ds = tch::vision::mnist::load_dir(&dir).with_context(|| {
-        format!(
-            "cannot load {} from {}: run `credit data fetch {}` (or set CREDIT_DATA_DIR to the folder that holds {}/)",
-            exp.data.dataset,
-            dir.display(),
-            exp.data.dataset,
-            exp.data.dataset
-        )
-    })?;
-    Ok((
-        ds.train_images,
-        ds.train_labels,
-        ds.test_images,
-        ds.test_labels,
-    ))
+    let ds = crate::data::load(&exp.data.dataset, data_dir, Device::Cpu)?;
+    Ok((ds.train_x, ds.train_y, ds.test_x, ds.test_y))
 }
 
-/// Learnable MNIST-shaped data for tests and benchmarks: ten random 28×28 templates, each
-/// image its class template plus pixel noise, clipped to [0, 1].
-pub fn synthetic_mnist(
-    seed: u64,
-    n_train: usize,
-    n_test: usize,
-) -> (Tensor, Tensor, Tensor, Tensor) {
-    let templates = randn(seed, Stream::Teacher, 0, &[10, 784], Device::Cpu)
-        .gt(0.5)
-        .to_kind(Kind::Float);
-    let draw = |n: usize, part: u64| {
-        let mut rng = SplitMix64::new(seed ^ part);
-        let labels: Vec<i64> = (0..n).map(|_| rng.below(10) as i64).collect();
-        let labels = Tensor::from_slice(&labels);
-        let noise = randn(seed, Stream::Teacher, part, &[n as i64, 784], Device::Cpu) * 0.3;
-        (
-            (templates.index_select(0, &labels) + noise).clamp(0.0, 1.0),
-            labels,
-        )
-    };
-    let (train_x, train_y) = draw(n_train, 1);
-    let (test_x, test_y) = draw(n_test, 2);
-    (train_x, train_y, test_x, test_y)
+/// Learnable MNIST-shaped data for tests and benchmarks (see data::synthetic).
+fn synthetic_mnist(seed: u64, n_train: usize, n_test: usize) -> (Tensor, Tensor, Tensor, Tensor) {
+    let ds = crate::data::synthetic::mnist_like(n_train, n_test, seed);
+    (ds.train_x, ds.train_y, ds.test_x, ds.test_y)
 }
 
 /// Gaussian inputs x ~ N(0, I) and a fixed random linear teacher y = x T, T ~ N(0, 1/n_0).
