@@ -35,8 +35,16 @@ fn write_experiment(exp: &Path) {
          fig2-agg,np-1,np,np sigma=0.1,1,diverged,50,50,0.5,cpu,0.1,\n",
     )
     .unwrap();
-    run(exp, "fa-0", "0,test_error,,0.9\n100,test_error,,0.05\n100,rel_err,3,1.25\n");
-    run(exp, "fa-1", "0,test_error,,0.9\n100,test_error,,0.07\n100,rel_err,3,1.35\n");
+    run(
+        exp,
+        "fa-0",
+        "0,test_error,,0.9\n100,test_error,,0.05\n100,rel_err,3,1.25\n",
+    );
+    run(
+        exp,
+        "fa-1",
+        "0,test_error,,0.9\n100,test_error,,0.07\n100,rel_err,3,1.35\n",
+    );
     run(exp, "bp-0", "0,angle,1,NaN\n100,test_error,,1\n");
     run(exp, "bp-1", "0,angle,1,4\n100,test_error,,2\n");
     run(exp, "bp-2", "0,angle,1,6\n100,test_error,,3\n");
@@ -101,7 +109,9 @@ fn mean_and_standard_error_over_seeds_by_hand() {
     assert!(np.stats.se.is_nan());
     assert_eq!((np.stats.n, np.diverged), (1, 1));
     assert!(
-        !rows.iter().any(|r| r.condition == "np sigma=0.1" && r.iteration != 100),
+        !rows
+            .iter()
+            .any(|r| r.condition == "np sigma=0.1" && r.iteration != 100),
         "rows of the diverged run leaked into the aggregate"
     );
 
@@ -132,7 +142,11 @@ fn bad_input_is_an_error_that_names_the_file() {
     assert!(format!("{err:#}").contains("summary.csv"), "{err:#}");
 
     write_experiment(&exp);
-    fs::write(exp.join("fa-0").join("metrics.csv"), "iteration,metric,value\n1,x,2\n").unwrap();
+    fs::write(
+        exp.join("fa-0").join("metrics.csv"),
+        "iteration,metric,value\n1,x,2\n",
+    )
+    .unwrap();
     let err = format!("{:#}", aggregate(&exp).unwrap_err());
     assert!(err.contains("fa-0") && err.contains("`layer`"), "{err}");
 

@@ -28,7 +28,10 @@ fn every_notebook_runs_against_a_results_tree() {
         String::from_utf8_lossy(&setup.stderr)
     );
     let stdout = String::from_utf8_lossy(&setup.stdout);
-    let python = stdout.lines().last().expect("setup-python.sh printed no python path");
+    let python = stdout
+        .lines()
+        .last()
+        .expect("setup-python.sh printed no python path");
 
     let mut notebooks: Vec<_> = std::fs::read_dir(repo.join("notebooks"))
         .unwrap()
@@ -55,5 +58,9 @@ fn every_notebook_runs_against_a_results_tree() {
         "a notebook failed:\n{out}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert_eq!(out.matches("every cell ran").count(), notebooks.len(), "{out}");
+    assert_eq!(
+        out.matches("every cell ran").count(),
+        notebooks.len(),
+        "{out}"
+    );
 }

@@ -15,12 +15,22 @@ fn tree(name: &str) -> PathBuf {
 /// Decode a PNG; check its size and that a fair share of it is drawn on.
 fn check_png(path: &Path, width: u32, height: u32) {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(bytes.len() > 20_000, "{} is only {} bytes", path.display(), bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "{} is only {} bytes",
+        path.display(),
+        bytes.len()
+    );
     let image = image::load_from_memory(&bytes).unwrap().to_rgb8();
     assert_eq!(image.dimensions(), (width, height), "{}", path.display());
     let inked = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
     let share = inked as f64 / (width * height) as f64;
-    assert!(share > 0.02, "{} is {:.1}% drawn on", path.display(), share * 100.0);
+    assert!(
+        share > 0.02,
+        "{} is {:.1}% drawn on",
+        path.display(),
+        share * 100.0
+    );
 }
 
 fn check_svg(path: &Path, must_contain: &[&str]) {
@@ -45,12 +55,23 @@ fn every_figure_is_drawn_as_png_and_svg() {
     let root = tree("report_plot");
 
     let fig2 = root.join("fig2-quick");
-    assert_eq!(names(&plot(&fig2).unwrap()), ["fig2-quick.png", "fig2-quick.svg"]);
-    assert!(fig2.join("aggregate.csv").exists(), "plot must aggregate first");
+    assert_eq!(
+        names(&plot(&fig2).unwrap()),
+        ["fig2-quick.png", "fig2-quick.svg"]
+    );
+    assert!(
+        fig2.join("aggregate.csv").exists(),
+        "plot must aggregate first"
+    );
     check_png(&fig2.join("fig2-quick.png"), 1600, 1200);
     check_svg(
         &fig2.join("fig2-quick.svg"),
-        &["relative error of B", "test error (%)", "np σ=0.0001", "layer 2"],
+        &[
+            "relative error of B",
+            "test error (%)",
+            "np σ=0.0001",
+            "layer 2",
+        ],
     );
 
     let fig3 = root.join("fig3-quick");
@@ -63,9 +84,14 @@ fn every_figure_is_drawn_as_png_and_svg() {
             "fig3-quick.svg"
         ]
     );
-    check_png(&fig3.join("fig3-quick.png"), 1900, 1500);
+    // Title 44, loss panel 520, latent title 40, one row of four latent panels 280, key 40.
+    check_png(&fig3.join("fig3-quick.png"), 1900, 44 + 520 + 40 + 280 + 40);
     // 200 px of labels + 10 columns of 3×28+4 px; a title + 5 rows (originals, 4 methods).
-    check_png(&fig3.join("fig3-quick-reconstructions.png"), 200 + 10 + 880, 48 + 10 + 440);
+    check_png(
+        &fig3.join("fig3-quick-reconstructions.png"),
+        200 + 10 + 880,
+        48 + 10 + 440,
+    );
     check_svg(
         &fig3.join("fig3-quick-reconstructions.svg"),
         &["data:image/png;base64,", "original", "adam+noise"],
@@ -82,7 +108,10 @@ fn every_figure_is_drawn_as_png_and_svg() {
     let theory = root.join("theory-quick");
     plot(&theory).unwrap();
     check_png(&theory.join("theory-quick.png"), 1100, 800);
-    check_svg(&theory.join("theory-quick.svg"), &["D1 (np_dfa)", "B3 (np)"]);
+    check_svg(
+        &theory.join("theory-quick.svg"),
+        &["D1 (np_dfa)", "B3 (np)"],
+    );
 
     let table = root.join("table1-cifar10-quick");
     assert_eq!(

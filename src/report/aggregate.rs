@@ -129,7 +129,11 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
             layer.map(|l| l.to_string()).unwrap_or_default(),
             iteration.to_string(),
             fmt_f64(s.mean),
-            if s.n < 2 { String::new() } else { fmt_f64(s.se) },
+            if s.n < 2 {
+                String::new()
+            } else {
+                fmt_f64(s.se)
+            },
             s.n.to_string(),
             diverged.get(condition).copied().unwrap_or(0).to_string(),
         ])?;

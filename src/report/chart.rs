@@ -2,6 +2,7 @@
 //! building block of every figure.
 use super::theme::{tick, FONT, LABEL_SIZE, LEGEND_SIZE, LETTER_SIZE, TICK_SIZE, TITLE_SIZE};
 use anyhow::Result;
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -63,6 +64,8 @@ pub struct Panel {
     /// A fixed y range (e.g. 0–90° for angles); otherwise fitted to the data.
     pub y_range: Option<(f64, f64)>,
     pub spread: Spread,
+    /// Where the legend sits: pick the corner the curves leave empty.
+    pub legend: SeriesLabelPosition,
     pub lines: Vec<Line>,
 }
 
@@ -77,6 +80,7 @@ impl Panel {
             log_y: false,
             y_range: None,
             spread: Spread::Band,
+            legend: SeriesLabelPosition::UpperRight,
             lines: Vec::new(),
         }
     }
@@ -87,7 +91,9 @@ pub fn draw_letter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, letter: &s
 where
     DB::ErrorType: 'static,
 {
-    let style = (FONT, LETTER_SIZE, FontStyle::Bold).into_font().color(&BLACK);
+    let style = (FONT, LETTER_SIZE, FontStyle::Bold)
+        .into_font()
+        .color(&BLACK);
     area.draw_text(letter, &style, (8, 6))?;
     Ok(())
 }
@@ -147,11 +153,38 @@ where
     };
     match (panel.log_x, panel.log_y) {
         (false, false) => draw_chart(area, x0..x1, y0..y1, panel, y0)?,
-        (true, false) => draw_chart(area, (x0..x1).log_scale(), y0..y1, panel, y0)?,
-        (false, true) => draw_chart(area, x0..x1, (y0..y1).log_scale(), panel, y0)?,
-        (true, true) => draw_chart(area, (x0..x1).log_scale(), (y0..y1).log_scale(), panel, y0)?,
+        (true, false) => draw_chart(area, log_axis(x0, x1), y0..y1, panel, y0)?,
+        (false, true) => draw_chart(area, x0..x1, log_axis(y0, y1), panel, y0)?,
+        (true, true) => draw_chart(area, log_axis(x0, x1), log_axis(y0, y1), panel, y0)?,
     }
     draw_letter(area, &panel.letter)
+}
+
+/// A log axis over [lo, hi] labelled at 1, 2 and 5 × 10^k (every 10^k over many decades),
+/// with light grid lines at every integer multiple of 10^k.
+fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let within = |v: &f64| *v >= lo && *v <= hi;
+    let decade = |mults: &[f64]| -> Vec<f64> {
+        (first..=last)
+            .flat_map(|k| mults.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(within)
+            .collect()
+    };
+    let all: Vec<f64> = decade(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    let mut bold = if last - first > 5 {
+        decade(&[1.0])
+    } else {
+        decade(&[1.0, 2.0, 5.0])
+    };
+    if bold.len() < 3 {
+        bold = all.clone();
+    }
+    let light = if last - first > 5 { Vec::new() } else { all };
+    (lo..hi)
+        .log_scale()
+        .with_key_points(bold)
+        .with_light_points(light)
 }
 
 fn min(v: &[f64]) -> f64 {
@@ -240,7 +273,10 @@ where
             Spread::Band => {}
             Spread::Bars => {
                 chart.draw_series(with_se.iter().map(|&&(x, m, se)| {
-                    PathElement::new(vec![(x, lower(m, se)), (x, m + se)], line.colour.stroke_width(2))
+                    PathElement::new(
+                        vec![(x, lower(m, se)), (x, m + se)],
+                        line.colour.stroke_width(2),
+                    )
                 }))?;
             }
         }
@@ -279,7 +315,7 @@ where
     if panel.lines.iter().any(|l| l.label.is_some()) {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(panel.legend.clone())
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(160, 160, 160))
             .label_font((FONT, LEGEND_SIZE))

@@ -7,15 +7,15 @@ mod aggregate;
 mod chart;
 mod figure;
 mod figures;
+mod markdown;
 mod paper;
 mod plot;
 mod read;
 mod render;
-mod report;
 mod theme;
 
 pub use aggregate::{aggregate, mean_se, read_aggregate, AggregateRow, MeanSe};
 pub use figure::Figure;
+pub use markdown::{write_report, ReportEntry};
 pub use plot::plot;
 pub use read::{read_summary, RunRow};
-pub use report::{write_report, ReportEntry};

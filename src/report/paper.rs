@@ -74,7 +74,10 @@ mod tests {
     fn labels_match_by_rule_and_numeric_settings() {
         assert!(same_condition("np sigma=0.0001", "np sigma=1e-4"));
         assert!(same_condition("bp", "bp"));
-        assert!(same_condition("np lr=0.1 sigma=0.01", "np sigma=0.01 lr=0.1"));
+        assert!(same_condition(
+            "np lr=0.1 sigma=0.01",
+            "np sigma=0.01 lr=0.1"
+        ));
         assert!(!same_condition("np sigma=0.001", "np sigma=0.01"));
         assert!(!same_condition("bp", "bp+noise"));
         assert!(!same_condition("np sigma=0.01", "np"));

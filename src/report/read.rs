@@ -90,7 +90,9 @@ impl Table {
     }
 
     /// Every record, with its 1-based line number for error messages.
-    pub(crate) fn records(&mut self) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + '_ {
+    pub(crate) fn records(
+        &mut self,
+    ) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + '_ {
         let path = self.path.clone();
         self.reader.records().map(move |r| {
             let record = r.with_context(|| format!("reading {path}"))?;
@@ -163,7 +165,9 @@ pub fn read_summary(exp_dir: &Path) -> Result<Vec<RunRow>> {
         let status = match get(5) {
             "completed" => Status::Completed,
             "diverged" => Status::Diverged,
-            other => bail!("{path} line {line}: status `{other}` is neither `completed` nor `diverged`"),
+            other => {
+                bail!("{path} line {line}: status `{other}` is neither `completed` nor `diverged`")
+            }
         };
         let mut values = BTreeMap::new();
         for (i, name) in &extra {
@@ -288,7 +292,9 @@ pub fn read_reconstructions(path: &Path) -> Result<Vec<Digit>> {
         let reconstruction = match text(&r, source) {
             "reconstruction" => true,
             "original" => false,
-            other => bail!("{p} line {line}: source `{other}` is neither `original` nor `reconstruction`"),
+            other => bail!(
+                "{p} line {line}: source `{other}` is neither `original` nor `reconstruction`"
+            ),
         };
         let pixels = pixel_cols
             .iter()

@@ -32,7 +32,11 @@ impl Run {
     }
 
     fn name(&self) -> String {
-        format!("{}-seed{}", self.condition.replace([' ', '='], "_"), self.seed)
+        format!(
+            "{}-seed{}",
+            self.condition.replace([' ', '='], "_"),
+            self.seed
+        )
     }
 }
 
@@ -76,7 +80,11 @@ fn write_experiment(root: &Path, experiment: &str, runs: &[Run]) -> Vec<std::pat
     for r in runs {
         let dir = exp.join(r.name());
         fs::create_dir_all(&dir).unwrap();
-        let status = if r.diverged_at.is_some() { "diverged" } else { "completed" };
+        let status = if r.diverged_at.is_some() {
+            "diverged"
+        } else {
+            "completed"
+        };
         let _ = write!(
             summary,
             "{experiment},{},{},{},{},{status},{},{},1.250,cpu",
@@ -111,7 +119,11 @@ fn write_experiment(root: &Path, experiment: &str, runs: &[Run]) -> Vec<std::pat
             ),
         )
         .unwrap();
-        fs::write(dir.join("config.yaml"), format!("rule: {}\nseed: {}\n", r.rule, r.seed)).unwrap();
+        fs::write(
+            dir.join("config.yaml"),
+            format!("rule: {}\nseed: {}\n", r.rule, r.seed),
+        )
+        .unwrap();
         dirs.push(dir);
     }
     fs::write(exp.join("summary.csv"), summary).unwrap();
@@ -143,21 +155,39 @@ fn fig2(root: &Path, name: &str) {
                 let t = it as f64 / 5000.0;
                 let decay = (-3.0 * t).exp();
                 for layer in [2u32, 3] {
-                    let floor = if *rule == "fa" { 1.3 } else { 0.02 * (ci + 1) as f64 };
-                    let rel = (floor + (1.4 - floor) * decay) * jitter * (1.0 + 0.3 * f64::from(3 - layer));
+                    let floor = if *rule == "fa" {
+                        1.3
+                    } else {
+                        0.02 * (ci + 1) as f64
+                    };
+                    let rel = (floor + (1.4 - floor) * decay)
+                        * jitter
+                        * (1.0 + 0.3 * f64::from(3 - layer));
                     r.metrics.push((it, "rel_err", Some(layer), rel));
-                    r.metrics.push((it, "sign_congruence", Some(layer), 1.0 - 0.5 * rel.min(1.0) / 1.4));
-                    let angle = if *rule == "bp" && it == 0 { f64::NAN } else { 85.0 * rel.min(1.0) };
+                    r.metrics.push((
+                        it,
+                        "sign_congruence",
+                        Some(layer),
+                        1.0 - 0.5 * rel.min(1.0) / 1.4,
+                    ));
+                    let angle = if *rule == "bp" && it == 0 {
+                        f64::NAN
+                    } else {
+                        85.0 * rel.min(1.0)
+                    };
                     r.metrics.push((it, "angle_paper", Some(layer), angle));
                 }
                 for layer in [1u32, 2] {
-                    r.metrics.push((it, "angle", Some(layer), 80.0 * decay * jitter));
-                    r.metrics.push((it, "grad_rel_err", Some(layer), 1.2 * decay * jitter));
+                    r.metrics
+                        .push((it, "angle", Some(layer), 80.0 * decay * jitter));
+                    r.metrics
+                        .push((it, "grad_rel_err", Some(layer), 1.2 * decay * jitter));
                 }
                 let err = final_err + (0.9 - final_err) * decay.powi(2);
                 r.metrics.push((it, "test_error", None, err * jitter));
                 r.metrics.push((it, "test_loss", None, 40.0 * err * jitter));
-                r.metrics.push((it, "train_loss", None, 38.0 * err * jitter));
+                r.metrics
+                    .push((it, "train_loss", None, 38.0 * err * jitter));
             }
             if *condition == "np sigma=0.1" && seed == 1 {
                 r.diverged_at = Some(2000);
@@ -181,7 +211,11 @@ fn digit_image(label: u8, blur: f64) -> Vec<f64> {
             let (dx, dy) = (x as f64 - 13.5, y as f64 - 13.5);
             let ring = ((dx * dx + dy * dy).sqrt() - 4.0 - f64::from(label % 5)).abs();
             let bar = (dx * angle.cos() + dy * angle.sin()).abs();
-            let d = if label % 2 == 0 { ring } else { ring.min(bar) };
+            let d = if label.is_multiple_of(2) {
+                ring
+            } else {
+                ring.min(bar)
+            };
             px.push((1.0 - d / (1.5 + blur)).clamp(0.0, 1.0));
         }
     }
@@ -190,7 +224,12 @@ fn digit_image(label: u8, blur: f64) -> Vec<f64> {
 
 /// Fig. 3: four methods, two seeds, with latent.csv and reconstructions.csv.
 fn fig3(root: &Path, name: &str) {
-    let methods = [("np", 515.0), ("bp", 610.0), ("fa", 760.0), ("adam+noise", 522.0)];
+    let methods = [
+        ("np", 515.0),
+        ("bp", 610.0),
+        ("fa", 760.0),
+        ("adam+noise", 522.0),
+    ];
     let mut runs = Vec::new();
     for (rule, best) in methods {
         for seed in 0..2u64 {
@@ -198,8 +237,14 @@ fn fig3(root: &Path, name: &str) {
             let jitter = 1.0 + 0.02 * seed as f64;
             for &it in &ITERS {
                 let decay = (-2.0 * it as f64 / 5000.0).exp();
-                r.metrics.push((it, "test_loss", None, (best + 1500.0 * decay) * jitter));
-                r.metrics.push((it, "train_loss", None, (best * 0.97 + 1500.0 * decay) * jitter));
+                r.metrics
+                    .push((it, "test_loss", None, (best + 1500.0 * decay) * jitter));
+                r.metrics.push((
+                    it,
+                    "train_loss",
+                    None,
+                    (best * 0.97 + 1500.0 * decay) * jitter,
+                ));
             }
             r.results.push(("min_test_loss", best * jitter));
             runs.push(r);
@@ -260,14 +305,22 @@ fn fig4(root: &Path, name: &str) {
             if param == "width" {
                 r.params.push(("sigma", 0.01));
             }
-            let floor = if param == "sigma" { value * 0.8 } else { 0.008 * (value / 30.0).sqrt() };
+            let floor = if param == "sigma" {
+                value * 0.8
+            } else {
+                0.008 * (value / 30.0).sqrt()
+            };
             for &it in &ITERS {
                 let decay = (-4.0 * it as f64 / 5000.0).exp();
                 for layer in [2u32, 3] {
-                    let rel = (floor + decay) * (1.0 + 0.1 * seed as f64) * if layer == 2 { 4.0 } else { 1.0 };
+                    let rel = (floor + decay)
+                        * (1.0 + 0.1 * seed as f64)
+                        * if layer == 2 { 4.0 } else { 1.0 };
                     r.metrics.push((it, "rel_err", Some(layer), rel));
-                    r.metrics.push((it, "angle_paper", Some(layer), 60.0 * rel.min(1.0)));
-                    r.metrics.push((it, "sign_congruence", Some(layer), 1.0 - 0.4 * rel.min(1.0)));
+                    r.metrics
+                        .push((it, "angle_paper", Some(layer), 60.0 * rel.min(1.0)));
+                    r.metrics
+                        .push((it, "sign_congruence", Some(layer), 1.0 - 0.4 * rel.min(1.0)));
                 }
             }
             runs.push(r);
@@ -287,7 +340,8 @@ fn theory(root: &Path, name: &str) {
                 let layers: [u32; 2] = if rule == "np" { [2, 3] } else { [1, 2] };
                 for it in [0u64, 1000, 2000] {
                     for layer in layers {
-                        let v = sigma * f64::from(layer) * (1.0 + 0.1 * seed as f64) + (-(it as f64) / 300.0).exp();
+                        let v = sigma * f64::from(layer) * (1.0 + 0.1 * seed as f64)
+                            + (-(it as f64) / 300.0).exp();
                         r.metrics.push((it, "rel_err", Some(layer), v));
                     }
                 }
@@ -313,8 +367,10 @@ fn table1(root: &Path, name: &str) {
                 let val = test + 0.004 * ((epoch % 2) as f64);
                 r.metrics.push((epoch * 390, "test_accuracy", None, test));
                 r.metrics.push((epoch * 390, "val_accuracy", None, val));
-                r.metrics.push((epoch * 390, "train_loss", None, 2.3 * (1.0 - t) + 0.4));
-                r.metrics.push((epoch * 390, "test_loss", None, 2.3 * (1.0 - t) + 0.6));
+                r.metrics
+                    .push((epoch * 390, "train_loss", None, 2.3 * (1.0 - t) + 0.4));
+                r.metrics
+                    .push((epoch * 390, "test_loss", None, 2.3 * (1.0 - t) + 0.6));
                 if val > best.0 {
                     best = (val, test);
                 }

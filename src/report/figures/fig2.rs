@@ -5,6 +5,7 @@ use super::{metric_panel, MetricView, Results};
 use crate::report::chart::draw_panel;
 use crate::report::render::{render, Figure};
 use anyhow::Result;
+use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub const ALIGNMENT: [MetricView<'static>; 3] = [
         scale: 1.0,
         log_y: true,
         y_range: None,
+        legend: SeriesLabelPosition::LowerLeft,
     },
     MetricView {
         letter: "B",
@@ -28,6 +30,7 @@ pub const ALIGNMENT: [MetricView<'static>; 3] = [
         scale: 1.0,
         log_y: false,
         y_range: Some((0.0, 90.0)),
+        legend: SeriesLabelPosition::LowerLeft,
     },
     MetricView {
         letter: "C",
@@ -37,6 +40,7 @@ pub const ALIGNMENT: [MetricView<'static>; 3] = [
         scale: 1.0,
         log_y: false,
         y_range: None,
+        legend: SeriesLabelPosition::LowerRight,
     },
 ];
 
@@ -48,6 +52,7 @@ const TEST_ERROR: MetricView<'static> = MetricView {
     scale: 100.0,
     log_y: true,
     y_range: None,
+    legend: SeriesLabelPosition::UpperRight,
 };
 
 struct Fig2 {

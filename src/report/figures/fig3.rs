@@ -50,8 +50,10 @@ impl Grid {
                 for py in 0..SIDE * scale {
                     for px in 0..SIDE * scale {
                         let v = match image {
-                            Some(p) => (p[(py / scale) * SIDE + px / scale].clamp(0.0, 1.0) * 255.0)
-                                .round() as u8,
+                            Some(p) => {
+                                (p[(py / scale) * SIDE + px / scale].clamp(0.0, 1.0) * 255.0)
+                                    .round() as u8
+                            }
                             None => 160, // missing image: flat grey, visibly not a digit
                         };
                         let (x, y) = (c * cell + px, r * cell + py);
@@ -115,14 +117,18 @@ impl Fig3 {
             "A",
             "reconstruction loss",
             "iteration",
-            "loss (½Σ‖x̂ − x‖² per batch of 32)",
+            "loss (½Σ‖output − input‖², batch of 32)",
         );
         panel.log_y = true;
         for c in &self.results.conditions {
             let colour = self.results.colour(c);
             let test = self.results.series(c, "test_loss", None, 1.0);
             panel.lines.push(Line::new(Some(display(c)), colour, test));
-            let mut train = Line::new(None, colour, self.results.series(c, "train_loss", None, 1.0));
+            let mut train = Line::new(
+                None,
+                colour,
+                self.results.series(c, "train_loss", None, 1.0),
+            );
             train.dashed = true;
             panel.lines.push(train);
         }
@@ -175,9 +181,24 @@ impl Fig3 {
     }
 }
 
+/// Latent scatter panels per row, and the height of a row (about square panels).
+const LATENT_COLS: usize = 4;
+const LATENT_ROW: u32 = 280;
+const WIDTH: u32 = 1900;
+const LEFT: u32 = 1000;
+const LOSS_HEIGHT: u32 = 520;
+
+impl Fig3 {
+    fn latent_rows(&self) -> u32 {
+        self.latent.len().div_ceil(LATENT_COLS).max(1) as u32
+    }
+}
+
 impl Figure for Fig3 {
     fn size(&self) -> (u32, u32) {
-        (1900, 1500)
+        let left = 44 + LOSS_HEIGHT + 40 + self.latent_rows() * LATENT_ROW + 40;
+        let right = 44 + 48 + 10 + self.grid.rows.len() as u32 * (3 * SIDE as u32 + 4);
+        (WIDTH, left.max(right))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
@@ -186,11 +207,14 @@ impl Figure for Fig3 {
     {
         let (title, body) = root.split_vertically(44);
         title.titled(
-            &format!("Fig. 3 ({}): MNIST autoencoder 784-200-2-200-784", self.name),
+            &format!(
+                "Fig. 3 ({}): MNIST autoencoder 784-200-2-200-784",
+                self.name
+            ),
             (FONT, 26),
         )?;
-        let (left, right) = body.split_horizontally(1000);
-        let (a, b) = left.split_vertically(520);
+        let (left, right) = body.split_horizontally(LEFT);
+        let (a, b) = left.split_vertically(LOSS_HEIGHT);
         draw_panel(&a, &self.loss_panel())?;
 
         let (b_title, b_rest) = b.split_vertically(40);
@@ -199,10 +223,9 @@ impl Figure for Fig3 {
             &(FONT, TITLE_SIZE).into_font().color(&BLACK),
             (60, 10),
         )?;
-        let (b_grid, key) = b_rest.split_vertically(b_rest.dim_in_pixel().1 - 36);
-        let cols = 4;
-        let rows = self.latent.len().div_ceil(cols).max(1);
-        let cells = b_grid.split_evenly((rows, cols));
+        let rows = self.latent_rows();
+        let (b_grid, key) = b_rest.split_vertically(rows * LATENT_ROW);
+        let cells = b_grid.split_evenly((rows as usize, LATENT_COLS));
         for (cell, (condition, points)) in cells.iter().zip(&self.latent) {
             Fig3::draw_latent(cell, condition, points)?;
         }
@@ -242,7 +265,12 @@ fn build_grid(exp_dir: &Path, results: &Results) -> Result<Grid> {
         methods.push((display(condition), recon));
     }
     let mut columns: Vec<u64> = (0..10u8)
-        .filter_map(|digit| originals.iter().find(|(_, (l, _))| *l == digit).map(|(i, _)| *i))
+        .filter_map(|digit| {
+            originals
+                .iter()
+                .find(|(_, (l, _))| *l == digit)
+                .map(|(i, _)| *i)
+        })
         .collect();
     for index in originals.keys() {
         if columns.len() >= GRID_COLUMNS {
@@ -261,7 +289,10 @@ fn build_grid(exp_dir: &Path, results: &Results) -> Result<Grid> {
             .collect(),
     )];
     for (label, recon) in methods {
-        rows.push((label, columns.iter().map(|i| recon.get(i).cloned()).collect()));
+        rows.push((
+            label,
+            columns.iter().map(|i| recon.get(i).cloned()).collect(),
+        ));
     }
     Ok(Grid {
         title: "test images (top) and their reconstructions".to_string(),
@@ -278,7 +309,11 @@ pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
             Some(run) => {
                 let all = read_latent(&exp_dir.join(&run.run).join("latent.csv"))?;
                 let last = all.iter().map(|p| p.iteration).max();
-                Some(all.into_iter().filter(|p| Some(p.iteration) == last).collect())
+                Some(
+                    all.into_iter()
+                        .filter(|p| Some(p.iteration) == last)
+                        .collect(),
+                )
             }
             None => None,
         };
@@ -296,6 +331,9 @@ pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
         grid,
     };
     let mut written = render(&figure, &exp_dir.join(name))?;
-    written.extend(render(&alone, &exp_dir.join(format!("{name}-reconstructions")))?);
+    written.extend(render(
+        &alone,
+        &exp_dir.join(format!("{name}-reconstructions")),
+    )?);
     Ok(written)
 }

@@ -119,4 +119,3 @@ pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     };
     render(&figure, &exp_dir.join(name))
 }
-

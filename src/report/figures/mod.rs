@@ -10,6 +10,7 @@ use super::chart::{Line, Panel};
 use super::read::{read_summary, RunRow};
 use super::theme::colour;
 use anyhow::Result;
+use plotters::chart::SeriesLabelPosition;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -60,13 +61,7 @@ impl Results {
         self.rows
             .iter()
             .filter(|r| r.condition == condition && r.metric == metric && r.layer == layer)
-            .map(|r| {
-                (
-                    r.iteration as f64,
-                    r.stats.mean * scale,
-                    r.stats.se * scale,
-                )
-            })
+            .map(|r| (r.iteration as f64, r.stats.mean * scale, r.stats.se * scale))
             .collect()
     }
 
@@ -108,6 +103,7 @@ pub struct MetricView<'a> {
     pub scale: f64,
     pub log_y: bool,
     pub y_range: Option<(f64, f64)>,
+    pub legend: SeriesLabelPosition,
 }
 
 /// A legend label: the condition as the engine wrote it, with σ for `sigma`.
@@ -121,6 +117,7 @@ pub fn metric_panel(results: &Results, conditions: &[String], view: &MetricView)
     let mut panel = Panel::new(view.letter, view.title, "iteration", view.y_label);
     panel.log_y = view.log_y;
     panel.y_range = view.y_range;
+    panel.legend = view.legend.clone();
     let layers = results.layers(view.metric);
     let top = layers.last().copied().flatten();
     for condition in conditions {

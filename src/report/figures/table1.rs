@@ -1,11 +1,11 @@
 //! Table 1: CNN accuracy on CIFAR-10/100. Written as `<name>.md`, and drawn as a figure with
 //! A: test (solid) and validation (dashed) accuracy curves, B: the table itself.
 use super::{display, Results};
+use crate::output::write_atomic;
 use crate::report::aggregate::{result_stats, ResultStats};
 use crate::report::chart::{draw_letter, draw_panel, Line, Panel};
 use crate::report::render::{render, Figure};
 use crate::report::theme::{FONT, LABEL_SIZE, TITLE_SIZE};
-use crate::output::write_atomic;
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -62,7 +62,11 @@ const HEADER: [&str; 4] = [
 fn cells(row: &AccuracyRow) -> [String; 4] {
     [
         display(&row.condition),
-        format!("{} {}", mean_pm_se(&row.max_test, 2), count_note(&row.max_test)),
+        format!(
+            "{} {}",
+            mean_pm_se(&row.max_test, 2),
+            count_note(&row.max_test)
+        ),
         mean_pm_se(&row.at_best_val, 2),
         mean_pm_se(&row.last, 2),
     ]
@@ -70,7 +74,11 @@ fn cells(row: &AccuracyRow) -> [String; 4] {
 
 /// The table as markdown (mean ± s.e. over completed runs).
 pub fn markdown(rows: &[AccuracyRow]) -> String {
-    let mut out = format!("| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len()));
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
+    );
     for row in rows {
         out.push_str(&format!("| {} |\n", cells(row).join(" | ")));
     }
@@ -93,7 +101,10 @@ impl Figure for Table1 {
     {
         let (title, body) = root.split_vertically(44);
         title.titled(
-            &format!("Table 1 ({}): CNN accuracy, mean ± s.e. over runs", self.name),
+            &format!(
+                "Table 1 ({}): CNN accuracy, mean ± s.e. over runs",
+                self.name
+            ),
             (FONT, 26),
         )?;
         let (a, b) = body.split_vertically(640);
@@ -102,17 +113,24 @@ impl Figure for Table1 {
             let colour = self.results.colour(c);
             let test = self.results.series(c, "test_accuracy", None, 100.0);
             panel.lines.push(Line::new(Some(display(c)), colour, test));
-            let mut val = Line::new(None, colour, self.results.series(c, "val_accuracy", None, 100.0));
+            let mut val = Line::new(
+                None,
+                colour,
+                self.results.series(c, "val_accuracy", None, 100.0),
+            );
             val.dashed = true;
             panel.lines.push(val);
         }
+        panel.legend = SeriesLabelPosition::LowerRight;
         let grey = RGBColor(90, 90, 90);
         panel.lines.push(Line::key("test", grey, false));
         panel.lines.push(Line::key("validation", grey, true));
         draw_panel(&a, &panel)?;
 
         let widths = [170, 420, 300, 260];
-        let header = (FONT, LABEL_SIZE, FontStyle::Bold).into_font().color(&BLACK);
+        let header = (FONT, LABEL_SIZE, FontStyle::Bold)
+            .into_font()
+            .color(&BLACK);
         let body_style = (FONT, TITLE_SIZE).into_font().color(&BLACK);
         let mut y = 60;
         let mut x = 60;
@@ -120,7 +138,10 @@ impl Figure for Table1 {
             b.draw_text(text, &header, (x, y))?;
             x += w;
         }
-        b.draw(&PathElement::new(vec![(60, y + 28), (60 + 1150, y + 28)], BLACK))?;
+        b.draw(&PathElement::new(
+            vec![(60, y + 28), (60 + 1150, y + 28)],
+            BLACK,
+        ))?;
         for row in accuracy_rows(&self.results) {
             y += 44;
             x = 60;

@@ -20,9 +20,12 @@ fn form(rule: &str) -> &'static str {
     }
 }
 
+/// `(σ, mean, se)` points of one line.
+pub type Points = Vec<(f64, f64, f64)>;
+
 /// One line per (rule, layer): `(σ, mean, se)` of the final `rel_err`, ascending σ.
-pub fn lines(results: &Results) -> BTreeMap<(String, u32), Vec<(f64, f64, f64)>> {
-    let mut out: BTreeMap<(String, u32), Vec<(f64, f64, f64)>> = BTreeMap::new();
+pub fn lines(results: &Results) -> BTreeMap<(String, u32), Points> {
+    let mut out: BTreeMap<(String, u32), Points> = BTreeMap::new();
     for condition in &results.conditions {
         let Some(run) = results.runs.iter().find(|r| &r.condition == condition) else {
             continue;
@@ -86,6 +89,7 @@ pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     panel.log_x = true;
     panel.log_y = true;
     panel.spread = Spread::Bars;
+    panel.legend = SeriesLabelPosition::LowerRight;
     for (i, ((rule, layer), points)) in lines.into_iter().enumerate() {
         let label = format!("{}{layer} ({rule})", form(&rule));
         let mut line = Line::new(Some(label), colour(i), points);

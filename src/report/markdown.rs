@@ -46,7 +46,11 @@ pub fn write_report(results_root: &Path, entries: &[ReportEntry]) -> Result<Path
             .unwrap_or_else(|_| "?".into());
         let status = match &e.skipped {
             Some(reason) => format!("skipped: {reason}"),
-            None if results_root.join(&e.experiment).join("summary.csv").exists() => {
+            None if results_root
+                .join(&e.experiment)
+                .join("summary.csv")
+                .exists() =>
+            {
                 "reported".to_string()
             }
             None => "no results".to_string(),
@@ -193,7 +197,11 @@ fn signed(v: f64, decimals: usize) -> String {
 }
 
 fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
     for row in rows {
         out.push_str(&format!("| {} |\n", row.join(" | ")));
     }
@@ -238,10 +246,11 @@ fn versus_paper(
         };
         rows.push(row);
     }
-    for c in ours
-        .iter()
-        .filter(|c| !paper_values.iter().any(|(l, _)| paper::same_condition(c, l)))
-    {
+    for c in ours.iter().filter(|c| {
+        !paper_values
+            .iter()
+            .any(|(l, _)| paper::same_condition(c, l))
+    }) {
         let s = result_stats(runs, c, column, scale);
         rows.push(vec![display(c), cells(&s), "—".into(), "—".into()]);
     }
@@ -249,12 +258,27 @@ fn versus_paper(
 }
 
 fn fig2_table(runs: &[RunRow]) -> String {
-    let rows = versus_paper(runs, &paper::FIG2_FINAL_TEST_ERROR, "final_test_error", 100.0, 2);
+    let rows = versus_paper(
+        runs,
+        &paper::FIG2_FINAL_TEST_ERROR,
+        "final_test_error",
+        100.0,
+        2,
+    );
     let mut md = md_table(
-        &["condition", "ours: final test error (%)", "paper (%)", "ours − paper (pp)"],
+        &[
+            "condition",
+            "ours: final test error (%)",
+            "paper (%)",
+            "ours − paper (pp)",
+        ],
         &rows,
     );
-    let _ = writeln!(md, "\nThe paper's text says \"close to 3%\". {}", paper::FIG2_NOISY_NOTE);
+    let _ = writeln!(
+        md,
+        "\nThe paper's text says \"close to 3%\". {}",
+        paper::FIG2_NOISY_NOTE
+    );
     md
 }
 
@@ -307,10 +331,18 @@ fn fig4_table(results: &Results) -> String {
     let layer_top = format!("ours: final rel. error of B{top} (%)");
     let angle_low = format!("ours: final angle of B{low} (°; paper: close to 0)");
     let mut md = md_table(
-        &["condition", &layer_top, "paper (%)", "ours − paper (pp)", &angle_low],
+        &[
+            "condition",
+            &layer_top,
+            "paper (%)",
+            "ours − paper (pp)",
+            &angle_low,
+        ],
         &rows,
     );
-    md.push_str("\nThe paper gives one number for the top feedback matrix and does not say at which σ.\n");
+    md.push_str(
+        "\nThe paper gives one number for the top feedback matrix and does not say at which σ.\n",
+    );
     md
 }
 
@@ -355,7 +387,11 @@ fn table1_table(results: &Results, experiment: &str) -> String {
             };
             vec![
                 display(&row.condition),
-                format!("{} {}", mean_pm_se(&row.max_test, 2), count_note(&row.max_test)),
+                format!(
+                    "{} {}",
+                    mean_pm_se(&row.max_test, 2),
+                    count_note(&row.max_test)
+                ),
                 paper_value.map_or("—".to_string(), |p| format!("{p:.0}")),
                 diff,
                 mean_pm_se(&row.at_best_val, 2),
@@ -364,7 +400,11 @@ fn table1_table(results: &Results, experiment: &str) -> String {
         })
         .collect();
     for (label, value) in paper_values {
-        if !results.conditions.iter().any(|c| paper::same_condition(c, label)) {
+        if !results
+            .conditions
+            .iter()
+            .any(|c| paper::same_condition(c, label))
+        {
             let mut row = vec![display(label), "not run".into(), format!("{value:.0}")];
             row.extend(["—".to_string(), "—".into(), "—".into()]);
             rows.push(row);
