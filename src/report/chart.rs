@@ -64,6 +64,8 @@ pub struct Panel {
     /// A fixed y range (e.g. 0–90° for angles); otherwise fitted to the data.
     pub y_range: Option<(f64, f64)>,
     pub spread: Spread,
+    /// Label the x axis at exactly these values (e.g. the widths run) instead of 1-2-5 ticks.
+    pub x_ticks: Option<Vec<f64>>,
     /// Where the legend sits: pick the corner the curves leave empty.
     pub legend: SeriesLabelPosition,
     pub lines: Vec<Line>,
@@ -80,6 +82,7 @@ impl Panel {
             log_y: false,
             y_range: None,
             spread: Spread::Band,
+            x_ticks: None,
             legend: SeriesLabelPosition::UpperRight,
             lines: Vec::new(),
         }
@@ -151,18 +154,19 @@ where
         Some(r) => r,
         None => padded(min(&ys), max(&ys), panel.log_y, 0.06),
     };
+    let log_x = log_axis(x0, x1, panel.x_ticks.as_deref());
     match (panel.log_x, panel.log_y) {
         (false, false) => draw_chart(area, x0..x1, y0..y1, panel, y0)?,
-        (true, false) => draw_chart(area, log_axis(x0, x1), y0..y1, panel, y0)?,
-        (false, true) => draw_chart(area, x0..x1, log_axis(y0, y1), panel, y0)?,
-        (true, true) => draw_chart(area, log_axis(x0, x1), log_axis(y0, y1), panel, y0)?,
+        (true, false) => draw_chart(area, log_x, y0..y1, panel, y0)?,
+        (false, true) => draw_chart(area, x0..x1, log_axis(y0, y1, None), panel, y0)?,
+        (true, true) => draw_chart(area, log_x, log_axis(y0, y1, None), panel, y0)?,
     }
     draw_letter(area, &panel.letter)
 }
 
-/// A log axis over [lo, hi] labelled at 1, 2 and 5 × 10^k (every 10^k over many decades),
-/// with light grid lines at every integer multiple of 10^k.
-fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
+/// A log axis over [lo, hi] labelled at `ticks` if given, else at 1, 2 and 5 × 10^k (every
+/// 10^k over many decades), with light grid lines at every integer multiple of 10^k.
+fn log_axis(lo: f64, hi: f64, ticks: Option<&[f64]>) -> WithKeyPoints<LogCoord<f64>> {
     let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let within = |v: &f64| *v >= lo && *v <= hi;
     let decade = |mults: &[f64]| -> Vec<f64> {
@@ -179,6 +183,9 @@ fn log_axis(lo: f64, hi: f64) -> WithKeyPoints<LogCoord<f64>> {
     };
     if bold.len() < 3 {
         bold = all.clone();
+    }
+    if let Some(ticks) = ticks {
+        bold = ticks.iter().copied().filter(within).collect();
     }
     let light = if last - first > 5 { Vec::new() } else { all };
     (lo..hi)

@@ -31,6 +31,7 @@ impl Fig4 {
         panel.log_x = true;
         panel.log_y = metric == "rel_err";
         panel.spread = Spread::Bars;
+        panel.x_ticks = Some(self.width.iter().map(|(_, n)| *n).collect());
         for (i, layer) in self.results.layers(metric).iter().enumerate() {
             let points = self
                 .width
