@@ -9,6 +9,7 @@ pub mod nets;
 pub mod optim;
 pub mod output;
 pub mod progress;
+pub mod report;
 pub mod rng;
 pub mod rules;
 pub mod tasks;

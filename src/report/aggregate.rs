@@ -1,0 +1,234 @@
+//! Mean ± standard error over seeds → `results/<experiment>/aggregate.csv`.
+//!
+//! Rules (docs/REPORTING.md):
+//! - runs are grouped by `condition` (everything but the seed);
+//! - diverged runs are left out, and the `diverged` column counts how many of the condition's
+//!   runs were left out;
+//! - at each (condition, metric, layer, iteration) the finite values of the remaining runs are
+//!   averaged; `n` counts them, so a NaN logged by a completed run shows as a smaller `n`;
+//! - `se` is the sample standard deviation (n − 1 denominator) over √n, blank when n < 2.
+use super::read::{cell, optional_cell, read_metrics, read_summary, RunRow, Table};
+use crate::output::{fmt_f64, write_atomic};
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const AGGREGATE_FILE: &str = "aggregate.csv";
+
+/// Mean, standard error and count of one set of values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanSe {
+    /// NaN when `n` is 0.
+    pub mean: f64,
+    /// NaN when `n` < 2.
+    pub se: f64,
+    pub n: usize,
+}
+
+/// Mean ± s.e. of the finite values (non-finite ones are not counted in `n`).
+pub fn mean_se(values: &[f64]) -> MeanSe {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = finite.len();
+    if n == 0 {
+        return MeanSe {
+            mean: f64::NAN,
+            se: f64::NAN,
+            n,
+        };
+    }
+    let mean = finite.iter().sum::<f64>() / n as f64;
+    let se = if n < 2 {
+        f64::NAN
+    } else {
+        let ss: f64 = finite.iter().map(|v| (v - mean).powi(2)).sum();
+        (ss / (n - 1) as f64).sqrt() / (n as f64).sqrt()
+    };
+    MeanSe { mean, se, n }
+}
+
+/// A summary result (e.g. `final_test_error`) of one condition over its completed runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResultStats {
+    pub stats: MeanSe,
+    /// Runs of the condition, and how many of them diverged (left out of `stats`).
+    pub runs: usize,
+    pub diverged: usize,
+}
+
+/// Mean ± s.e. of `column` × `scale` over the completed runs of `condition` in summary.csv.
+pub fn result_stats(runs: &[RunRow], condition: &str, column: &str, scale: f64) -> ResultStats {
+    let of_condition: Vec<&RunRow> = runs.iter().filter(|r| r.condition == condition).collect();
+    let values: Vec<f64> = of_condition
+        .iter()
+        .filter(|r| r.completed())
+        .map(|r| r.value(column).map_or(f64::NAN, |v| v * scale))
+        .collect();
+    ResultStats {
+        stats: mean_se(&values),
+        runs: of_condition.len(),
+        diverged: of_condition.iter().filter(|r| !r.completed()).count(),
+    }
+}
+
+/// One row of `aggregate.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    pub condition: String,
+    pub metric: String,
+    pub layer: Option<u32>,
+    pub iteration: u64,
+    pub stats: MeanSe,
+    /// Runs of this condition left out because they diverged.
+    pub diverged: usize,
+}
+
+/// Aggregate every run of `exp_dir` over seeds and write `exp_dir/aggregate.csv`.
+/// Returns the path written.
+pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
+    let runs = read_summary(exp_dir)?;
+    // Conditions keep the order of their first run in summary.csv.
+    let mut order: Vec<String> = Vec::new();
+    let mut diverged: BTreeMap<String, usize> = BTreeMap::new();
+    for run in &runs {
+        if !order.contains(&run.condition) {
+            order.push(run.condition.clone());
+        }
+        *diverged.entry(run.condition.clone()).or_default() += usize::from(!run.completed());
+    }
+    type Key = (usize, String, Option<u32>, u64);
+    let mut values: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.completed()) {
+        let path = exp_dir.join(&run.run).join("metrics.csv");
+        let rows = read_metrics(&path)
+            .with_context(|| format!("aggregating run `{}` of {}", run.run, exp_dir.display()))?;
+        let c = order.iter().position(|o| o == &run.condition).unwrap_or(0);
+        for row in rows {
+            values
+                .entry((c, row.metric, row.layer, row.iteration))
+                .or_default()
+                .push(row.value);
+        }
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "condition",
+        "metric",
+        "layer",
+        "iteration",
+        "mean",
+        "se",
+        "n",
+        "diverged",
+    ])?;
+    for ((c, metric, layer, iteration), v) in &values {
+        let s = mean_se(v);
+        let condition = &order[*c];
+        out.write_record([
+            condition.clone(),
+            metric.clone(),
+            layer.map(|l| l.to_string()).unwrap_or_default(),
+            iteration.to_string(),
+            fmt_f64(s.mean),
+            if s.n < 2 {
+                String::new()
+            } else {
+                fmt_f64(s.se)
+            },
+            s.n.to_string(),
+            diverged.get(condition).copied().unwrap_or(0).to_string(),
+        ])?;
+    }
+    let bytes = out.into_inner().context("finishing aggregate.csv")?;
+    let path = exp_dir.join(AGGREGATE_FILE);
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+/// `exp_dir/aggregate.csv`, rewritten first when it is missing or older than `summary.csv`
+/// or any completed run's `metrics.csv`.
+pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
+    let path = exp_dir.join(AGGREGATE_FILE);
+    let Some(written) = modified(&path) else {
+        return aggregate(exp_dir);
+    };
+    let mut inputs = vec![exp_dir.join("summary.csv")];
+    for run in read_summary(exp_dir)?.iter().filter(|r| r.completed()) {
+        inputs.push(exp_dir.join(&run.run).join("metrics.csv"));
+    }
+    let stale = inputs
+        .iter()
+        .any(|input| modified(input).is_none_or(|m| m >= written));
+    if stale {
+        aggregate(exp_dir)
+    } else {
+        Ok(path)
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Read an `aggregate.csv` written by [`aggregate`].
+pub fn read_aggregate(path: &Path) -> Result<Vec<AggregateRow>> {
+    let mut table = Table::open(path)?;
+    let cols = [
+        "condition",
+        "metric",
+        "layer",
+        "iteration",
+        "mean",
+        "se",
+        "n",
+        "diverged",
+    ]
+    .map(|c| table.column(c));
+    let mut idx = [0usize; 8];
+    for (i, c) in cols.into_iter().enumerate() {
+        idx[i] = c?;
+    }
+    let p = table.path().to_string();
+    let mut rows = Vec::new();
+    for record in table.records() {
+        let (line, r) = record?;
+        let t = |k: usize| r.get(idx[k]).unwrap_or_default();
+        rows.push(AggregateRow {
+            condition: t(0).to_string(),
+            metric: t(1).to_string(),
+            layer: optional_cell(&p, line, "layer", t(2))?,
+            iteration: cell(&p, line, "iteration", t(3))?,
+            stats: MeanSe {
+                mean: cell(&p, line, "mean", t(4))?,
+                se: optional_cell(&p, line, "se", t(5))?.unwrap_or(f64::NAN),
+                n: cell(&p, line, "n", t(6))?,
+            },
+            diverged: cell(&p, line, "diverged", t(7))?,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_standard_error_by_hand() {
+        // mean 2; sample variance ((1)^2 + 0 + 1^2) / 2 = 1; se = 1/√3.
+        let s = mean_se(&[1.0, 2.0, 3.0]);
+        assert_eq!(s.n, 3);
+        assert!((s.mean - 2.0).abs() < 1e-15);
+        assert!((s.se - 1.0 / 3f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn one_value_has_no_standard_error_and_nan_is_not_counted() {
+        let s = mean_se(&[5.0, f64::NAN]);
+        assert_eq!(s.n, 1);
+        assert_eq!(s.mean, 5.0);
+        assert!(s.se.is_nan());
+        let none = mean_se(&[f64::NAN]);
+        assert_eq!(none.n, 0);
+        assert!(none.mean.is_nan());
+    }
+}

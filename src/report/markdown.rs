@@ -1,0 +1,447 @@
+//! `results/REPORT.md`: for each figure, our numbers beside the paper's, with the difference,
+//! the config and commit, the run length, and the drawn figures.
+use super::aggregate::{result_stats, MeanSe, ResultStats};
+use super::figure::Figure;
+use super::figures::table1::{accuracy_rows, count_note, mean_pm_se};
+use super::figures::{display, theory, Results};
+use super::paper;
+use super::read::{read_summary, RunRow};
+use super::theme::tick;
+use crate::output::write_atomic;
+use anyhow::{Context, Result};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One experiment to report on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportEntry {
+    /// Folder name under the results root, e.g. `fig2-quick`; its prefix names the figure.
+    pub experiment: String,
+    /// The config that produced it, e.g. `configs/fig2-quick.yaml`.
+    pub config: PathBuf,
+    /// Whether the shortened (`--quick`) protocol was run.
+    pub quick: bool,
+    /// Why the experiment was not run (e.g. "CIFAR-10 is not downloaded: run
+    /// `credit data fetch cifar10`"); `None` when it ran.
+    pub skipped: Option<String>,
+}
+
+/// Write `results_root/REPORT.md` for `entries`, in their order. Returns its path.
+pub fn write_report(results_root: &Path, entries: &[ReportEntry]) -> Result<PathBuf> {
+    let mut md = String::new();
+    md.push_str("# Reproduction report: Lansdell, Prakash & Kording, ICLR 2020\n\n");
+    md.push_str(
+        "Our numbers beside the paper's. Paper numbers are those of shared/spec/REPRODUCTION.md \
+         (the paper's text and the authors' notebooks). Ours are mean ± s.e. over seeds of the \
+         completed runs; diverged runs are left out and counted. Everything here is read from \
+         the CSV files under this folder (format: docs/REPORTING.md).\n\n",
+    );
+    let _ = writeln!(md, "Commit at report time: {}\n", git_commit(results_root));
+    md.push_str("| figure | experiment | mode | status |\n|---|---|---|---|\n");
+    for e in entries {
+        let figure = Figure::from_experiment(&e.experiment)
+            .map(|f| f.id().to_string())
+            .unwrap_or_else(|_| "?".into());
+        let status = match &e.skipped {
+            Some(reason) => format!("skipped: {reason}"),
+            None if results_root
+                .join(&e.experiment)
+                .join("summary.csv")
+                .exists() =>
+            {
+                "reported".to_string()
+            }
+            None => "no results".to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {figure} | `{}` | {} | {status} |",
+            e.experiment,
+            mode(e.quick)
+        );
+    }
+    for e in entries {
+        md.push('\n');
+        md.push_str(&section(results_root, e)?);
+    }
+    let path = results_root.join("REPORT.md");
+    write_atomic(&path, md.as_bytes())?;
+    Ok(path)
+}
+
+fn mode(quick: bool) -> &'static str {
+    if quick {
+        "quick"
+    } else {
+        "full"
+    }
+}
+
+/// The short commit of the repository holding `dir`, or why there is none.
+fn git_commit(dir: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(commit) if !commit.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("`{commit}` (with uncommitted changes)")
+            } else {
+                format!("`{commit}`")
+            }
+        }
+        _ => "unknown (not a git checkout, or git is not installed)".to_string(),
+    }
+}
+
+fn section(root: &Path, e: &ReportEntry) -> Result<String> {
+    let exp_dir = root.join(&e.experiment);
+    let figure = Figure::from_experiment(&e.experiment)?;
+    let mut md = format!("## {} — `{}`\n\n", figure.title(), e.experiment);
+    let _ = writeln!(md, "- Config: `{}`", e.config.display());
+    let _ = writeln!(
+        md,
+        "- Mode: {}",
+        if e.quick {
+            "quick (shortened protocol: compare trends, not digits)"
+        } else {
+            "full protocol"
+        }
+    );
+    if let Some(reason) = &e.skipped {
+        let _ = writeln!(md, "- **Skipped:** {reason}");
+        return Ok(md);
+    }
+    if !exp_dir.join("summary.csv").exists() {
+        let _ = writeln!(
+            md,
+            "- **No results:** {} is missing; run `credit run {}`.",
+            exp_dir.join("summary.csv").display(),
+            e.config.display()
+        );
+        return Ok(md);
+    }
+    let runs = read_summary(&exp_dir)?;
+    md.push_str(&run_lines(&runs));
+    md.push_str(&figure_links(&exp_dir, &e.experiment)?);
+    md.push('\n');
+    let table = match figure {
+        Figure::Fig2 => fig2_table(&runs),
+        Figure::Fig3 => fig3_table(&runs),
+        Figure::Fig4 => fig4_table(&Results::load(&exp_dir)?),
+        Figure::Theory => theory_table(&Results::load(&exp_dir)?),
+        Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &e.experiment),
+    };
+    md.push_str(&table);
+    Ok(md)
+}
+
+fn run_lines(runs: &[RunRow]) -> String {
+    let diverged = runs.iter().filter(|r| !r.completed()).count();
+    let iters: BTreeSet<u64> = runs.iter().map(|r| r.iterations).collect();
+    let iterations = match (iters.first(), iters.last()) {
+        (Some(a), Some(b)) if a == b => format!("{a} iterations each"),
+        (Some(a), Some(b)) => format!("{a}–{b} iterations"),
+        _ => String::new(),
+    };
+    let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+    let devices: BTreeSet<&str> = runs.iter().map(|r| r.device.as_str()).collect();
+    format!(
+        "- Runs: {} ({} completed, {diverged} diverged), {iterations}, {seconds:.0} s of run time in total, on {}\n",
+        runs.len(),
+        runs.len() - diverged,
+        devices.into_iter().collect::<Vec<_>>().join(", ")
+    )
+}
+
+fn figure_links(exp_dir: &Path, experiment: &str) -> Result<String> {
+    let mut stems: Vec<String> = std::fs::read_dir(exp_dir)
+        .with_context(|| format!("listing {}", exp_dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with(experiment) && n.ends_with(".png"))
+        .map(|n| n.trim_end_matches(".png").to_string())
+        .collect();
+    stems.sort();
+    if stems.is_empty() {
+        return Ok(format!(
+            "- Figures: none drawn yet; run `credit plot {}`\n",
+            exp_dir.display()
+        ));
+    }
+    let mut md = String::from("- Figures:\n\n");
+    for stem in stems {
+        let _ = write!(md, "  ![{stem}]({experiment}/{stem}.png)");
+        if exp_dir.join(format!("{stem}.svg")).exists() {
+            let _ = write!(md, " ([SVG]({experiment}/{stem}.svg))");
+        }
+        md.push_str("\n\n");
+    }
+    Ok(md)
+}
+
+/// `+1.23` / `-1.23`.
+fn signed(v: f64, decimals: usize) -> String {
+    format!("{v:+.decimals$}")
+}
+
+fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
+
+/// Rows setting each paper value beside ours (`column` × `scale` from summary.csv), then
+/// rows for our conditions the paper does not have.
+fn versus_paper(
+    runs: &[RunRow],
+    paper_values: &[(&str, f64)],
+    column: &str,
+    scale: f64,
+    decimals: usize,
+) -> Vec<Vec<String>> {
+    let mut ours: Vec<String> = Vec::new();
+    for r in runs {
+        if !ours.contains(&r.condition) {
+            ours.push(r.condition.clone());
+        }
+    }
+    let cells = |s: &ResultStats| format!("{} {}", mean_pm_se(s, decimals), count_note(s));
+    let mut rows = Vec::new();
+    for (label, value) in paper_values {
+        let row = match ours.iter().find(|c| paper::same_condition(c, label)) {
+            Some(c) => {
+                let s = result_stats(runs, c, column, scale);
+                let diff = if s.stats.n > 0 {
+                    let d = s.stats.mean - value;
+                    format!("{} ({:+.1}%)", signed(d, decimals), 100.0 * d / value)
+                } else {
+                    "—".to_string()
+                };
+                vec![display(c), cells(&s), format!("{value:.decimals$}"), diff]
+            }
+            None => vec![
+                display(label),
+                "not run".to_string(),
+                format!("{value:.decimals$}"),
+                "—".to_string(),
+            ],
+        };
+        rows.push(row);
+    }
+    for c in ours.iter().filter(|c| {
+        !paper_values
+            .iter()
+            .any(|(l, _)| paper::same_condition(c, l))
+    }) {
+        let s = result_stats(runs, c, column, scale);
+        rows.push(vec![display(c), cells(&s), "—".into(), "—".into()]);
+    }
+    rows
+}
+
+fn fig2_table(runs: &[RunRow]) -> String {
+    let rows = versus_paper(
+        runs,
+        &paper::FIG2_FINAL_TEST_ERROR,
+        "final_test_error",
+        100.0,
+        2,
+    );
+    let mut md = md_table(
+        &[
+            "condition",
+            "ours: final test error (%)",
+            "paper (%)",
+            "ours − paper (pp)",
+        ],
+        &rows,
+    );
+    let _ = writeln!(
+        md,
+        "\nThe paper's text says \"close to 3%\". {}",
+        paper::FIG2_NOISY_NOTE
+    );
+    md
+}
+
+fn fig3_table(runs: &[RunRow]) -> String {
+    let rows = versus_paper(runs, &paper::FIG3_MIN_TEST_LOSS, "min_test_loss", 1.0, 1);
+    let mut md = md_table(
+        &["method", "ours: min test loss", "paper", "ours − paper"],
+        &rows,
+    );
+    md.push_str("\nLoss unit: ½ Σ over a batch of 32 of ‖x̂ − x‖², averaged over test batches.\n");
+    md
+}
+
+fn stat_cell(s: Option<MeanSe>, scale: f64, decimals: usize) -> String {
+    match s {
+        Some(s) if s.n > 1 => format!(
+            "{:.decimals$} ± {:.decimals$} (n={})",
+            s.mean * scale,
+            s.se * scale,
+            s.n
+        ),
+        Some(s) if s.n == 1 => format!("{:.decimals$} (n=1)", s.mean * scale),
+        _ => "—".to_string(),
+    }
+}
+
+fn fig4_table(results: &Results) -> String {
+    let layers: Vec<u32> = results.layers("rel_err").into_iter().flatten().collect();
+    let (Some(&top), Some(&low)) = (layers.last(), layers.first()) else {
+        return "No per-layer `rel_err` was logged, so there is nothing to compare.\n".into();
+    };
+    let target = paper::FIG4_TOP_REL_ERR_PERCENT;
+    let rows: Vec<Vec<String>> = results
+        .conditions
+        .iter()
+        .map(|c| {
+            let rel = results.final_value(c, "rel_err", Some(top));
+            let diff = rel
+                .filter(|s| s.n > 0)
+                .map_or("—".to_string(), |s| signed(s.mean * 100.0 - target, 2));
+            vec![
+                display(c),
+                stat_cell(rel, 100.0, 2),
+                format!("≈{target}"),
+                diff,
+                stat_cell(results.final_value(c, "angle_paper", Some(low)), 1.0, 1),
+            ]
+        })
+        .collect();
+    let layer_top = format!("ours: final rel. error of B{top} (%)");
+    let angle_low = format!("ours: final angle of B{low} (°; paper: close to 0)");
+    let mut md = md_table(
+        &[
+            "condition",
+            &layer_top,
+            "paper (%)",
+            "ours − paper (pp)",
+            &angle_low,
+        ],
+        &rows,
+    );
+    md.push_str(
+        "\nThe paper gives one number for the top feedback matrix and does not say at which σ.\n",
+    );
+    md
+}
+
+fn theory_table(results: &Results) -> String {
+    let rows: Vec<Vec<String>> = theory::lines(results)
+        .into_iter()
+        .flat_map(|((rule, layer), points)| {
+            points.into_iter().map(move |(sigma, mean, se)| {
+                let value = if se.is_finite() {
+                    format!("{mean:.3e} ± {se:.1e}")
+                } else {
+                    format!("{mean:.3e}")
+                };
+                vec![rule.clone(), layer.to_string(), tick(sigma), value]
+            })
+        })
+        .collect();
+    let mut md = md_table(&["rule", "layer", "σ", "final relative error"], &rows);
+    md.push_str(
+        "\nThe paper has no numbers here: Theorem 2 and Corollary 1 predict the error of every \
+         B (rule np) and D (rule np_dfa) falls toward 0 as σ → 0.\n",
+    );
+    md
+}
+
+fn table1_table(results: &Results, experiment: &str) -> String {
+    let (dataset, paper_values) = if experiment.contains("cifar100") {
+        ("CIFAR-100", paper::TABLE1_CIFAR100)
+    } else {
+        ("CIFAR-10", paper::TABLE1_CIFAR10)
+    };
+    let mut rows: Vec<Vec<String>> = accuracy_rows(results)
+        .iter()
+        .map(|row| {
+            let paper_value = paper_values
+                .iter()
+                .find(|(l, _)| paper::same_condition(&row.condition, l))
+                .map(|(_, v)| *v);
+            let diff = match (paper_value, row.max_test.stats.n) {
+                (Some(p), n) if n > 0 => signed(row.max_test.stats.mean - p, 2),
+                _ => "—".to_string(),
+            };
+            vec![
+                display(&row.condition),
+                format!(
+                    "{} {}",
+                    mean_pm_se(&row.max_test, 2),
+                    count_note(&row.max_test)
+                ),
+                paper_value.map_or("—".to_string(), |p| format!("{p:.0}")),
+                diff,
+                mean_pm_se(&row.at_best_val, 2),
+                mean_pm_se(&row.last, 2),
+            ]
+        })
+        .collect();
+    for (label, value) in paper_values {
+        if !results
+            .conditions
+            .iter()
+            .any(|c| paper::same_condition(c, label))
+        {
+            let mut row = vec![display(label), "not run".into(), format!("{value:.0}")];
+            row.extend(["—".to_string(), "—".into(), "—".into()]);
+            rows.push(row);
+        }
+    }
+    let mut md = format!("Dataset: {dataset}.\n\n");
+    md.push_str(&md_table(
+        &[
+            "rule",
+            "ours: max test acc. (%, paper's metric)",
+            "paper (%)",
+            "ours − paper (pp)",
+            "ours: test acc. at best val. (%)",
+            "ours: final test acc. (%)",
+        ],
+        &rows,
+    ));
+    md.push_str(
+        "\nThe paper reports the maximum test accuracy over epochs; the accuracy at the epoch \
+         chosen on the 5k validation split is the honest figure.\n",
+    );
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_differences_carry_their_sign() {
+        assert_eq!(signed(0.094, 2), "+0.09");
+        assert_eq!(signed(-1.5, 1), "-1.5");
+    }
+
+    #[test]
+    fn markdown_table_has_header_rule_and_rows() {
+        let t = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
+        assert_eq!(t, "| a | b |\n|---|---|\n| 1 | 2 |\n");
+    }
+}

@@ -1,0 +1,21 @@
+//! Reporting: mean ± s.e. over seeds, the paper's figures (PNG and SVG), and a markdown report
+//! that sets our numbers beside the paper's.
+//!
+//! Everything here reads the result files the engine writes (see `docs/REPORTING.md`), never
+//! memory, so any figure can be redrawn from a results folder alone.
+mod aggregate;
+mod chart;
+mod figure;
+mod figures;
+mod markdown;
+mod paper;
+mod plot;
+mod read;
+mod render;
+mod theme;
+
+pub use aggregate::{aggregate, mean_se, read_aggregate, AggregateRow, MeanSe};
+pub use figure::Figure;
+pub use markdown::{write_report, ReportEntry};
+pub use plot::plot;
+pub use read::{read_summary, RunRow};

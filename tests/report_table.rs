@@ -1,0 +1,143 @@
+//! The report's comparison tables against hand-computed values, and the report as a whole
+//! over a results tree with every figure.
+mod report_fixture;
+
+use credit_assign::report::{plot, write_report, ReportEntry};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn fresh(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if dir.exists() {
+        fs::remove_dir_all(&dir).unwrap();
+    }
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn entry(experiment: &str, quick: bool) -> ReportEntry {
+    ReportEntry {
+        experiment: experiment.to_string(),
+        config: PathBuf::from(format!("configs/{experiment}.yaml")),
+        quick,
+        skipped: None,
+    }
+}
+
+/// Write summary.csv and a one-row metrics.csv for each completed run.
+fn experiment(root: &Path, name: &str, columns: &str, rows: &[&str]) {
+    let exp = root.join(name);
+    fs::create_dir_all(&exp).unwrap();
+    let mut summary = format!(
+        "experiment,run,rule,condition,seed,status,diverged_at,iterations,seconds,device,{columns}\n"
+    );
+    for row in rows {
+        summary.push_str(&format!("{name},{row}\n"));
+        let run = row.split(',').next().unwrap();
+        fs::create_dir_all(exp.join(run)).unwrap();
+        fs::write(
+            exp.join(run).join("metrics.csv"),
+            "iteration,metric,layer,value\n0,test_error,,0.5\n",
+        )
+        .unwrap();
+    }
+    fs::write(exp.join("summary.csv"), summary).unwrap();
+}
+
+#[test]
+fn ours_beside_the_papers_with_differences() {
+    let root = fresh("report_table");
+    experiment(
+        &root,
+        "fig2-hand",
+        "sigma,final_test_error",
+        &[
+            "a,np,np sigma=0.001,0,completed,,1000,2.0,cpu,0.001,0.0360",
+            "b,np,np sigma=0.001,1,completed,,1000,2.0,cpu,0.001,0.0362",
+            "c,np,np sigma=0.1,0,completed,,1000,2.0,cpu,0.1,0.20",
+            "d,np,np sigma=0.1,1,diverged,300,300,1.0,cpu,0.1,",
+            "e,fa,fa,0,completed,,1000,2.0,cpu,,0.0420",
+            "f,fa,fa,1,completed,,1000,2.0,cpu,,0.0440",
+            "g,bp,bp,0,completed,,1000,2.0,cpu,,0.0265",
+            "h,bp,bp,1,completed,,1000,2.0,cpu,,0.0275",
+            "i,matched,matched,0,completed,,1000,2.0,cpu,,0.05",
+        ],
+    );
+    experiment(
+        &root,
+        "table1-cifar100-hand",
+        "final_test_accuracy,max_test_accuracy,test_accuracy_at_best_val",
+        &[
+            "a,bp,bp,0,completed,,50,9.0,cuda:0,0.48,0.50,0.49",
+            "b,bp,bp,1,completed,,50,9.0,cuda:0,0.50,0.52,0.51",
+            "c,np_dfa,np_dfa,0,completed,,50,9.0,cuda:0,0.46,0.47,0.46",
+        ],
+    );
+    let mut skipped = entry("table1-cifar10", false);
+    skipped.skipped = Some("CIFAR-10 is not downloaded: run `credit data fetch cifar10`".into());
+    let entries = [
+        entry("fig2-hand", true),
+        entry("table1-cifar100-hand", false),
+        skipped,
+        entry("fig3-missing", true),
+    ];
+    let path = write_report(&root, &entries).unwrap();
+    assert_eq!(path, root.join("REPORT.md"));
+    let md = fs::read_to_string(&path).unwrap();
+    let expect = [
+        // Fig. 2, final test error in %: mean ± s.e. (n), paper, difference (relative).
+        "| np σ=0.0001 | not run | 3.51 | — |",
+        "| np σ=0.001 | 3.61 ± 0.01 (n=2) | 3.51 | +0.10 (+2.8%) |",
+        "| np σ=0.1 | 20.00 (n=1, 1 diverged) | 15.90 | +4.10 (+25.8%) |",
+        "| fa | 4.30 ± 0.10 (n=2) | 4.28 | +0.02 (+0.5%) |",
+        "| bp | 2.70 ± 0.05 (n=2) | 2.65 | +0.05 (+1.9%) |",
+        "| matched | 5.00 (n=1) | — | — |",
+        "- Runs: 9 (8 completed, 1 diverged), 300–1000 iterations, 17 s of run time in total, on cpu",
+        "- Config: `configs/fig2-hand.yaml`",
+        "- Mode: quick",
+        // Table 1 on CIFAR-100: paper's metric, paper, difference, honest, final.
+        "Dataset: CIFAR-100.",
+        "| bp | 51.00 ± 1.00 (n=2) | 51 | +0.00 | 50.00 ± 1.00 | 49.00 ± 1.00 |",
+        "| np_dfa | 47.00 (n=1) | 48 | -1.00 | 46.00 | 46.00 |",
+        "| dfa | not run",
+        "- Mode: full protocol",
+        // Skipped and missing figures each say so, and why.
+        "- **Skipped:** CIFAR-10 is not downloaded: run `credit data fetch cifar10`",
+        "| table1 | `table1-cifar10` | full | skipped: CIFAR-10 is not downloaded",
+        "- **No results:**",
+        "run `credit run configs/fig3-missing.yaml`",
+        "Commit at report time: ",
+    ];
+    for line in expect {
+        assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
+    }
+}
+
+#[test]
+fn report_over_every_figure_links_its_images() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_all");
+    report_fixture::write_tree(&root);
+    let mut entries = Vec::new();
+    for name in report_fixture::EXPERIMENTS {
+        plot(&root.join(name)).unwrap();
+        entries.push(entry(name, true));
+    }
+    let md = fs::read_to_string(write_report(&root, &entries).unwrap()).unwrap();
+    for name in report_fixture::EXPERIMENTS {
+        let link = format!("![{name}]({name}/{name}.png) ([SVG]({name}/{name}.svg))");
+        assert!(md.contains(&link), "REPORT.md lacks `{link}`:\n{md}");
+    }
+    let expect = [
+        "![fig3-quick-reconstructions](fig3-quick/fig3-quick-reconstructions.png)",
+        "| np σ=0.1 | 16.00 (n=1, 1 diverged) | 15.90 |",
+        "| np | 520.",
+        "| 515.0 |",
+        "ours: final rel. error of B3 (%)",
+        "| ≈0.8 |",
+        "| np_dfa | 1 | 1e-4 |",
+        "Dataset: CIFAR-10.",
+    ];
+    for line in expect {
+        assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
+    }
+}
