@@ -107,8 +107,9 @@ pub struct RunSpec {
     #[serde(default)]
     pub name: Option<String>,
     pub rule: Rule,
-    /// W's learning rate (η).
-    pub lr: Sweep<f64>,
+    /// W's learning rate (η); not needed with freeze_w.
+    #[serde(default)]
+    pub lr: Option<Sweep<f64>>,
     #[serde(default = "default_optimizer")]
     pub optimizer: OptimizerKind,
     #[serde(default = "default_adam_eps")]
@@ -310,7 +311,7 @@ impl Experiment {
                 .as_ref()
                 .map(Sweep::values)
                 .unwrap_or_else(|| vec![0.0]);
-            let lrs = spec.lr.values();
+            let lrs = spec.lr.as_ref().map(Sweep::values).unwrap_or_else(|| vec![0.0]);
             let lr_bs = spec
                 .lr_b
                 .as_ref()
@@ -351,7 +352,9 @@ impl Experiment {
                                 if spec.sigma.is_some() {
                                     params.insert("sigma".into(), sigma);
                                 }
-                                params.insert("lr".into(), lr);
+                                if spec.lr.is_some() {
+                                    params.insert("lr".into(), lr);
+                                }
                                 if spec.lr_b.is_some() {
                                     params.insert("lr_b".into(), lr_b);
                                 }
@@ -403,10 +406,17 @@ fn check_sizes(field: &str, sizes: &[i64], acts: &[Activation], task: Task) -> R
 
 impl RunSpec {
     fn validate(&self, exp: &Experiment) -> Result<()> {
-        for lr in self.lr.values() {
-            if !(lr > 0.0 && lr.is_finite()) {
-                bail!("lr must be positive and finite (got {lr}); to hold W fixed, set freeze_w: true");
+        match (&self.lr, self.freeze_w) {
+            (None, false) => bail!("lr (W's learning rate) is required; to hold W fixed, set freeze_w: true"),
+            (Some(_), true) => bail!("lr is unused with freeze_w: true; remove it"),
+            (Some(lr), false) => {
+                for lr in lr.values() {
+                    if !positive(lr) {
+                        bail!("lr must be positive and finite (got {lr}); to hold W fixed, set freeze_w: true");
+                    }
+                }
             }
+            (None, true) => {}
         }
         if let Some(sizes) = &self.sizes {
             if sizes.is_empty() {

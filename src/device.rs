@@ -52,3 +52,10 @@ fn nvidia_driver_present() -> bool {
     std::path::Path::new("/proc/driver/nvidia/version").exists()
         || std::path::Path::new("/dev/nvidiactl").exists()
 }
+
+/// Wait for queued work on a CUDA device (a no-op on the CPU), before reading a clock.
+pub fn synchronize(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}

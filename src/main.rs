@@ -1,7 +1,7 @@
 //! `credit`: the command line of credit-assign.
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use credit_assign::{cnn, config, data, device::parse_device, experiment};
+use credit_assign::{bench, cnn, config, data, device::parse_device, experiment, report};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -29,6 +29,33 @@ enum Command {
         /// Results root.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+    },
+    /// Run a figure's configs, aggregate over seeds, draw the figures and write results/REPORT.md.
+    Reproduce {
+        /// fig2, fig3, fig4, table1, theory or all.
+        what: String,
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+    /// Redraw an experiment's figures from its CSVs alone (e.g. results/fig2-quick).
+    Plot { results_dir: PathBuf },
+    /// Time one training step per rule and member count on the chosen device.
+    Bench {
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Timed steps per configuration.
+        #[arg(long, default_value_t = 400)]
+        steps: u64,
+        /// Member counts to compare.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1, 32])]
+        members: Vec<usize>,
+        /// Networks: fig2, fig3, cnn.
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["fig2".to_string(), "fig3".to_string(), "cnn".to_string()])]
+        network: Vec<String>,
     },
     /// Fetch or check data sets (folder: $CREDIT_DATA_DIR, default ./data).
     Data {
@@ -63,6 +90,13 @@ fn real_main() -> Result<()> {
                 eprintln!("peak memory (VmHWM): {peak:.0} MiB");
             }
         }
+        Command::Reproduce { what, quick, device, out } => reproduce(&what, quick, parse_device(&device)?, &out)?,
+        Command::Plot { results_dir } => {
+            for path in report::plot(&results_dir)? {
+                println!("{}", path.display());
+            }
+        }
+        Command::Bench { device, steps, members, network } => run_bench(parse_device(&device)?, steps, &members, &network)?,
         Command::Data { action: DataAction::Fetch { name } } => data::fetch::fetch(&name, &data::default_data_dir())?,
         Command::Data { action: DataAction::Check } => print!("{}", data::fetch::check(&data::default_data_dir())?),
     }
@@ -90,4 +124,121 @@ fn peak_memory_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The configs behind each figure, in the order `reproduce all` runs them.
+const FIGURES: [(&str, &[&str]); 5] = [
+    ("fig2", &["fig2-official", "fig2"]),
+    ("fig4", &["fig4"]),
+    ("theory", &["theory"]),
+    ("fig3", &["fig3-official", "fig3"]),
+    ("table1", &["table1-cifar10", "table1-cifar100", "table1-cifar10-official", "table1-cifar100-official"]),
+];
+
+fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result<()> {
+    let chosen: Vec<&(&str, &[&str])> = FIGURES.iter().filter(|(f, _)| what == "all" || *f == what).collect();
+    if chosen.is_empty() {
+        bail!("reproduce '{what}': choose fig2, fig3, fig4, table1, theory or all");
+    }
+    let configs = std::env::var_os("CREDIT_CONFIGS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("configs"));
+    let mut entries = Vec::new();
+    let mut failures = 0;
+    for (_, names) in chosen {
+        for name in names.iter() {
+            let path = configs.join(format!("{name}.yaml"));
+            let experiment = if quick { format!("{name}-quick") } else { name.to_string() };
+            let skipped = match run_config(&path, quick, device, out) {
+                Ok(_) => match report::plot(&out.join(&experiment)) {
+                    Ok(files) => {
+                        eprintln!("{experiment}: {} figure files", files.len());
+                        None
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        Some(format!("figures could not be drawn: {e:#}"))
+                    }
+                },
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    if !msg.contains("credit data fetch") {
+                        failures += 1;
+                    }
+                    eprintln!("{experiment}: skipped: {msg}");
+                    Some(msg)
+                }
+            };
+            entries.push(report::ReportEntry { experiment, config: path, quick, skipped });
+        }
+    }
+    let report = report::write_report(out, &entries)?;
+    eprintln!("report: {}", report.display());
+    if failures > 0 {
+        bail!("{failures} experiment(s) failed (not for missing data); see {}", report.display());
+    }
+    Ok(())
+}
+
+fn run_bench(device: tch::Device, steps: u64, members: &[usize], networks: &[String]) -> Result<()> {
+    let sgemm = bench::sgemm_gflops(device);
+    println!("device: {device:?}, torch threads: {}", tch::get_num_threads());
+    println!("SGEMM 1024³: {sgemm:.1} GFLOP/s\n");
+    println!("| network | rule | M | steps/s | run-steps/s | µs / run-step | GFLOP/s | of SGEMM |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for net in networks {
+        let network = match net.as_str() {
+            "fig2" => &bench::FIG2,
+            "fig3" => &bench::FIG3,
+            "cnn" => continue,
+            other => bail!("--network {other}: choose fig2, fig3 or cnn"),
+        };
+        let mut rows = Vec::new();
+        for &m in members {
+            for rule in ["bp", "fa", "np"] {
+                let r = bench::time_mlp(network, rule, m, steps, device)?;
+                println!(
+                    "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.1}% |",
+                    r.network,
+                    r.rule,
+                    r.members,
+                    r.steps_per_s,
+                    r.run_steps_per_s,
+                    1e6 / r.run_steps_per_s,
+                    r.gflops,
+                    100.0 * r.gflops / sgemm
+                );
+                rows.push(r);
+            }
+        }
+        let find = |rule: &str, m: usize| rows.iter().find(|r| r.rule == rule && r.members == m);
+        for &m in members {
+            if let (Some(np), Some(bp)) = (find("np", m), find("bp", m)) {
+                println!("\n{}: np step / bp step at M={m}: {:.2}×", network.name, bp.steps_per_s / np.steps_per_s);
+            }
+        }
+        if let (Some(&first), Some(&last)) = (members.first(), members.last()) {
+            for rule in ["bp", "np"] {
+                if let (Some(a), Some(b)) = (find(rule, first), find(rule, last)) {
+                    println!(
+                        "{}: {rule} run-step speed-up M={last} over M={first}: {:.1}×",
+                        network.name,
+                        b.run_steps_per_s / a.run_steps_per_s
+                    );
+                }
+            }
+        }
+        println!();
+    }
+    if networks.iter().any(|n| n == "cnn") {
+        let rows = cnn::bench(device, (steps / 40).max(3) as usize)?;
+        println!("| network | rule | batch | ms / step | images/s |");
+        println!("|---|---|---|---|---|");
+        for r in &rows {
+            println!("| {} | {} | {} | {:.1} | {:.0} |", r.network, r.rule, r.batch, r.ms_per_step, r.images_per_s);
+        }
+        let ms = |rule: &str| rows.iter().find(|r| r.rule == rule).map(|r| r.ms_per_step);
+        if let (Some(np), Some(bp)) = (ms("np_dfa"), ms("bp")) {
+            println!("\ncnn: np_dfa step / bp step: {:.2}×", np / bp);
+        }
+    }
+    Ok(())
 }

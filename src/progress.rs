@@ -1,7 +1,19 @@
 //! Progress for long work: an indicatif bar on a terminal, periodic plain lines otherwise.
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Silence progress output (benchmarks time many short trainings).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -13,7 +25,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &str, total: u64) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (std::io::stderr().is_terminal() && !quiet()).then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
@@ -36,7 +48,7 @@ impl Progress {
     pub fn set(&mut self, pos: u64) {
         match &self.bar {
             Some(bar) => bar.set_position(pos),
-            None if self.last_line.elapsed() >= Duration::from_secs(15) => {
+            None if !quiet() && self.last_line.elapsed() >= Duration::from_secs(15) => {
                 self.last_line = Instant::now();
                 let secs = self.start.elapsed().as_secs_f64();
                 let rate = pos as f64 / secs.max(1e-9);
@@ -54,10 +66,8 @@ impl Progress {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
-        eprintln!(
-            "{}: done in {:.1} s",
-            self.label,
-            self.start.elapsed().as_secs_f64()
-        );
+        if !quiet() {
+            eprintln!("{}: done in {:.1} s", self.label, self.start.elapsed().as_secs_f64());
+        }
     }
 }

@@ -145,6 +145,9 @@ impl RunLog {
 
 pub struct GroupResult {
     pub summaries: Vec<RunSummary>,
+    /// Wall time of steps 1 .. iterations−1 (set-up, step 0 and the final logs excluded),
+    /// for `credit bench`.
+    pub step_seconds: f64,
 }
 
 /// Train every member of `group` and write its results under `exp_dir/<run>/`.
@@ -249,7 +252,17 @@ pub fn train_group(
     let n0 = sizes[0];
 
     let _guard = tch::no_grad_guard();
+    let mut step_timer: Option<Instant> = None;
+    let mut step_seconds = 0.0;
     for step in 0..=tr.iterations {
+        if step == 1 {
+            crate::device::synchronize(device);
+            step_timer = Some(Instant::now());
+        }
+        if step == tr.iterations {
+            crate::device::synchronize(device);
+            step_seconds = step_timer.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+        }
         let log_now = step % tr.log_every == 0 || step == tr.iterations;
         let eval_now = step % tr.eval_every == 0 || step == tr.iterations;
         if log_now && loss_steps > 0 {
@@ -367,7 +380,7 @@ pub fn train_group(
         summary.write_json(&run_dir)?;
         summaries.push(summary);
     }
-    Ok(GroupResult { summaries })
+    Ok(GroupResult { summaries, step_seconds })
 }
 
 fn log_alignment(
@@ -460,7 +473,9 @@ fn write_run_config(
     run_dir: &Path,
 ) -> Result<()> {
     let mut spec = group.spec.clone();
-    spec.lr = crate::config::Sweep::One(m.lr);
+    if spec.lr.is_some() {
+        spec.lr = Some(crate::config::Sweep::One(m.lr));
+    }
     if spec.sigma.is_some() {
         spec.sigma = Some(crate::config::Sweep::One(m.sigma));
     }

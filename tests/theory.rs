@@ -27,8 +27,8 @@ data: { dataset: gaussian, train_size: 4096, test_size: 256, seed: 2 }
 network: { sizes: [10, 6, 4], activations: [tanh, identity] }
 training: { iterations: 2000, batch_size: 32, log_every: 500, eval_every: 2000, seeds: [0] }
 runs:
-  - { rule: np, lr: 0.0004, freeze_w: true, sigma: [0.5, 0.001], solver: ridge, gamma: 0.1 }
-  - { rule: fa, lr: 0.0004, freeze_w: true }
+  - { rule: np, freeze_w: true, sigma: [0.5, 0.001], solver: ridge, gamma: 0.1 }
+  - { rule: fa, freeze_w: true }
 "#,
         &out,
     );
@@ -66,9 +66,9 @@ data: { dataset: gaussian, train_size: 4096, test_size: 256, seed: 3 }
 network: { sizes: [10, 8, 3, 6], activations: [identity, identity, identity] }
 training: { iterations: 2400, batch_size: 256, log_every: 400, eval_every: 2400, seeds: [1] }
 runs:
-  - { rule: np, lr: 0.001, freeze_w: true, sigma: 0.001, solver: ridge }
-  - { rule: np_dfa, lr: 0.001, freeze_w: true, sigma: 0.001, solver: ridge }
-  - { rule: fa, lr: 0.001, freeze_w: true }
+  - { rule: np, freeze_w: true, sigma: 0.001, solver: ridge }
+  - { rule: np_dfa, freeze_w: true, sigma: 0.001, solver: ridge }
+  - { rule: fa, freeze_w: true }
 "#,
         &out,
     );

@@ -1,0 +1,122 @@
+//! `credit bench`: the cost of one training step per rule and member count, measured as ratios
+//! within one run (np against bp; M = 1 against many) and against a large SGEMM's rate.
+use crate::config::Experiment;
+use crate::device::synchronize;
+use crate::tasks;
+use crate::train::train_group;
+use anyhow::Result;
+use std::path::Path;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// One timed configuration of an MLP.
+pub struct MlpRow {
+    pub network: &'static str,
+    pub rule: &'static str,
+    pub members: usize,
+    /// Program steps per second (each step advances all M runs).
+    pub steps_per_s: f64,
+    /// M × steps per second.
+    pub run_steps_per_s: f64,
+    pub gflops: f64,
+}
+
+pub struct Network {
+    pub name: &'static str,
+    pub sizes: &'static [i64],
+    pub activations: &'static str,
+    pub task: &'static str,
+}
+
+pub const FIG2: Network =
+    Network { name: "fig2 784-50-20-10", sizes: &[784, 50, 20, 10], activations: "[sigmoid, sigmoid, identity]", task: "classify" };
+pub const FIG3: Network = Network {
+    name: "fig3 784-200-2-200-784",
+    sizes: &[784, 200, 2, 200, 784],
+    activations: "[tanh, identity, tanh, relu]",
+    task: "autoencode",
+};
+
+/// The rule's settings as in the figure it comes from.
+fn run_line(network: &Network, rule: &str) -> String {
+    let fig3 = network.task == "autoencode";
+    match (rule, fig3) {
+        ("np", false) => "{ rule: np, lr: 4.0e-4, sigma: 0.01, solver: ridge, gamma: 0.1 }".into(),
+        ("np", true) => "{ rule: np, lr: 1.0e-4, sigma: 0.018942, solver: sgd, lr_b: 8.0e-6, perturb_bias: false }".into(),
+        (r, _) => format!("{{ rule: {r}, lr: 4.0e-5 }}"),
+    }
+}
+
+/// Floating-point operations of one member's step (multiply-add = 2), from the shapes.
+pub fn step_flops(sizes: &[i64], batch: i64, rule: &str) -> f64 {
+    let n = sizes.len() - 1;
+    let layer = |i: usize| ((sizes[i - 1] + 1) * sizes[i]) as f64; // W^i's entries
+    let forward: f64 = (1..=n).map(layer).sum();
+    let down: f64 = (2..=n).map(|i| (sizes[i - 1] * sizes[i]) as f64).sum();
+    let grads = forward;
+    let mut per_sample = forward + down + grads;
+    if rule == "np" {
+        // The noisy pass from the first perturbed layer up, and the B fits (R Bᵀ, Rᵀ R, λ̂ᵀ R).
+        let noisy: f64 = (2..=n).map(layer).sum();
+        let fit: f64 = (2..=n).map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64).sum();
+        per_sample += noisy + fit;
+    }
+    2.0 * batch as f64 * per_sample
+}
+
+/// GFLOP/s of a large single-precision matrix product on `device`: the practical ceiling.
+pub fn sgemm_gflops(device: Device) -> f64 {
+    let n = 1024;
+    let a = Tensor::randn([n, n], (Kind::Float, device));
+    let b = Tensor::randn([n, n], (Kind::Float, device));
+    let _ = a.matmul(&b);
+    synchronize(device);
+    let reps = 10;
+    let start = Instant::now();
+    for _ in 0..reps {
+        let _ = a.matmul(&b);
+    }
+    synchronize(device);
+    2.0 * (n * n * n) as f64 * reps as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// Time `steps` steps of `rule` with M members on synthetic MNIST-shaped data.
+pub fn time_mlp(network: &Network, rule: &'static str, members: usize, steps: u64, device: Device) -> Result<MlpRow> {
+    let seeds: Vec<String> = (0..members).map(|s| s.to_string()).collect();
+    let yaml = |iterations: u64| {
+        format!(
+            "experiment: bench\ntask: {}\ndata: {{ dataset: synthetic-mnist, train_size: 4096, test_size: 64 }}\n\
+             network: {{ sizes: {:?}, activations: {} }}\n\
+             training: {{ iterations: {iterations}, batch_size: 32, log_every: {iterations}, eval_every: {iterations}, seeds: [{}] }}\n\
+             runs:\n  - {}\n",
+            network.task,
+            network.sizes,
+            network.activations,
+            seeds.join(", "),
+            run_line(network, rule)
+        )
+    };
+    let out = std::env::temp_dir().join(format!("credit-bench-{}", std::process::id()));
+    let exp = Experiment::from_value(serde_yaml::from_str(&yaml(steps + 2))?, "bench")?;
+    let data = tasks::load(&exp, Path::new("data"), device)?;
+    crate::progress::set_quiet(true);
+    // Best of three: the steps' own time, without set-up or the logs at the start and end.
+    let mut secs = f64::INFINITY;
+    for _ in 0..3 {
+        for group in exp.groups() {
+            secs = secs.min(train_group(&exp, &group, &data, device, &out)?.step_seconds);
+        }
+    }
+    crate::progress::set_quiet(false);
+    let _ = std::fs::remove_dir_all(&out);
+    let timed = steps as f64 + 1.0; // steps 1 ..= steps + 1
+    let steps_per_s = timed / secs.max(1e-9);
+    Ok(MlpRow {
+        network: network.name,
+        rule,
+        members,
+        steps_per_s,
+        run_steps_per_s: steps_per_s * members as f64,
+        gflops: step_flops(network.sizes, 32, rule) * members as f64 * steps_per_s / 1e9,
+    })
+}
