@@ -1,17 +1,25 @@
 # The two commands of the README. Each does its own set-up, idempotently.
 CARGO ?= cargo
 
-.PHONY: setup test reproduce fmt lint
+.PHONY: setup setup-python test reproduce bench fmt lint
 
+# libtorch (PyPI torch==2.13.0 in a cache venv) and the .libtorch link.
 setup:
 	./scripts/setup.sh
 
-test: setup
+# pandas, matplotlib and nbclient for the notebook tests (cache venv).
+setup-python:
+	./scripts/setup-python.sh
+
+test: setup setup-python
 	$(CARGO) test --release
 
 reproduce: setup
 	$(CARGO) run --release -- data fetch mnist
 	$(CARGO) run --release -- reproduce all --quick
+
+bench: setup
+	$(CARGO) run --release -- bench
 
 fmt:
 	$(CARGO) fmt --all

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
     about = "Credit assignment experiments: backprop, feedback alignment, and feedback learned by node perturbation (Lansdell, Prakash & Kording, ICLR 2020)"
 )]
 struct Cli {
+    /// CPU threads for libtorch (default: libtorch's own choice, one per core). One thread per
+    /// process is best when several runs share a machine.
+    #[arg(long, global = true)]
+    threads: Option<i32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +85,12 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n < 1 {
+            bail!("--threads {n}: give a positive number of threads");
+        }
+        tch::set_num_threads(n);
+    }
     match cli.command {
         Command::Run { config, quick, device, out } => {
             let device = parse_device(&device)?;
