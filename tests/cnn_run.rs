@@ -71,6 +71,18 @@ fn every_rule_learns_on_generated_cifar_files() {
         let loss = series(&dir, "train_loss");
         assert_eq!(loss.len(), 3);
         assert!(loss[2] < 0.8 * loss[0], "{}: train loss {loss:?}", r.run);
+        let angles = series(&dir, "angle");
+        let want = if r.rule == "bp" { 0 } else { 3 * 3 };
+        assert_eq!(
+            angles.len(),
+            want,
+            "{}: one angle per block per epoch",
+            r.run
+        );
+        assert!(
+            angles.iter().all(|a| (0.0..=180.0).contains(a)),
+            "{angles:?}"
+        );
         let acc = r.results["max_test_accuracy"];
         assert!(acc > 0.3, "{}: max test accuracy {acc}", r.run);
         assert!(r.results["test_accuracy_at_best_val"] <= acc);
