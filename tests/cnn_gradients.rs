@@ -188,3 +188,45 @@ fn d_update_converges_to_the_matrix_that_generated_the_targets() {
     let r = rel(&d[0], &d_star);
     assert!(r < 1e-6, "relative error {r}");
 }
+
+#[test]
+fn gradient_angle_is_zero_where_d_is_exact_and_not_where_it_is_random() {
+    use credit_assign::cnn::config::RuleSpec;
+    use credit_assign::cnn::learner::Learner;
+    use credit_assign::cnn::rules::Rule;
+    let spec = RuleSpec {
+        lr: 1e-3,
+        adam_eps: 1e-8,
+        batch: 16,
+        epochs: 1,
+        beta: None,
+        sigma: None,
+        np_loss: None,
+        shared_dropout_mask: None,
+    };
+    let blocks = NetworkSpec {
+        activation: Activation::Tanh,
+        bias_init: 0.1,
+        blocks: vec![
+            BlockSpec::Conv(ConvSpec {
+                channels: 4,
+                kernel: 3,
+                pool: true,
+                dropout: 0.0,
+            }),
+            BlockSpec::Fc(FcSpec {
+                units: 6,
+                dropout: 0.0,
+            }),
+        ],
+    };
+    tch::manual_seed(5);
+    let mut learner = Learner::new(&blocks, [2, 6, 6], 3, Rule::Dfa, &spec, Device::Cpu).unwrap();
+    learner.d[1] = learner.net.out_w.detach().tr().copy();
+    let x = Tensor::randn([32, 2, 6, 6], (Kind::Float, Device::Cpu));
+    let y = Tensor::randint(3, [32], (Kind::Int64, Device::Cpu));
+    let angles = learner.gradient_angles(&x, &y);
+    assert_eq!(angles.len(), 2);
+    assert!(angles[1] < 0.1, "fc block with exact D: {angles:?}");
+    assert!(angles[0] > 5.0, "conv block with random D: {angles:?}");
+}

@@ -1,5 +1,6 @@
 //! End-to-end runs on generated CIFAR-format files: every rule learns, files are complete,
 //! runs are deterministic, bad data gives a clear error.
+use credit_assign::cnn::config::CnnConfig;
 use credit_assign::cnn::run_experiment;
 use credit_assign::data::cifar::Variant;
 use credit_assign::data::synthetic::write_cifar_dir;
@@ -64,9 +65,24 @@ fn every_rule_learns_on_generated_cifar_files() {
         for f in ["metrics.csv", "config.yaml", "summary.json"] {
             assert!(dir.join(f).is_file(), "{}: {f}", r.run);
         }
+        let text = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+        let again = CnnConfig::resolve(serde_yaml::from_str(&text).unwrap(), false).unwrap();
+        assert_eq!((again.seeds, again.rules.len()), (vec![3], 1), "{}", r.run);
         let loss = series(&dir, "train_loss");
         assert_eq!(loss.len(), 3);
         assert!(loss[2] < 0.8 * loss[0], "{}: train loss {loss:?}", r.run);
+        let angles = series(&dir, "angle");
+        let want = if r.rule == "bp" { 0 } else { 3 * 3 };
+        assert_eq!(
+            angles.len(),
+            want,
+            "{}: one angle per block per epoch",
+            r.run
+        );
+        assert!(
+            angles.iter().all(|a| (0.0..=180.0).contains(a)),
+            "{angles:?}"
+        );
         let acc = r.results["max_test_accuracy"];
         assert!(acc > 0.3, "{}: max test accuracy {acc}", r.run);
         assert!(r.results["test_accuracy_at_best_val"] <= acc);

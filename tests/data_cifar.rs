@@ -182,6 +182,7 @@ fn real_cifar10_subset_has_the_published_statistics() {
     assert_eq!(d.test_y.int64_value(&[0]), 3, "first test image is a cat");
     let (mean, _) = channel_stats(&d.train_x);
     let mean = Vec::<f32>::try_from(mean * 255.0).unwrap();
+    eprintln!("train channel means (0..255): {mean:?}");
     for (got, want) in mean.iter().zip([125.31, 122.95, 113.87]) {
         // the published means are over all 50k images; batch 1 alone is within ~0.5
         assert!((*got as f64 - want).abs() < 1.0, "channel means {mean:?}");

@@ -355,16 +355,15 @@ fn check_of_an_empty_folder_lists_everything_missing_with_the_fix() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = base_spec(tmp.path());
     let table = check_with(tmp.path(), &spec).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
     for name in ["mnist", "fashion-mnist", "cifar10", "cifar100"] {
-        let line = table
-            .lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("no row for {name}:\n{table}"));
-        assert!(line.contains("missing"), "{table}");
-        assert!(
-            line.contains(&format!("credit data fetch {name}")),
-            "{table}"
-        );
+        assert!(lines[i].contains("missing"), "{table}");
+        let hint = format!("get it: credit data fetch {name}");
+        assert!(lines[i + 1].contains(&hint), "{table}");
     }
 }
 

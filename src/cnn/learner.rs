@@ -86,6 +86,47 @@ impl Learner {
     }
 }
 
+impl Learner {
+    /// Per hidden block, the angle in degrees (0..180) between the rule's weight gradient
+    /// and backprop's, over the batch `x`, `y` without dropout. Empty for bp. Leaves the
+    /// gradients it made behind (the next [`Learner::step`] clears them).
+    pub fn gradient_angles(&self, x: &Tensor, y: &Tensor) -> Vec<f64> {
+        if self.rule == Rule::Bp {
+            return Vec::new();
+        }
+        let block_grads = |net: &Net| -> Vec<Tensor> {
+            net.blocks
+                .iter()
+                .map(|b| b.w.grad().reshape([-1]).copy())
+                .collect()
+        };
+        zero_grads(&self.net);
+        let _ = bp_gradients(&self.net, x, y, false);
+        let true_grads = block_grads(&self.net);
+        zero_grads(&self.net);
+        let _ = direct_gradients(&self.net, x, y, &self.d, false);
+        let rule_grads = block_grads(&self.net);
+        true_grads
+            .iter()
+            .zip(&rule_grads)
+            .map(|(g, g_rule)| {
+                let cos = g.dot(g_rule).double_value(&[])
+                    / (g.norm().double_value(&[]) * g_rule.norm().double_value(&[]));
+                cos.clamp(-1.0, 1.0).acos().to_degrees()
+            })
+            .collect()
+    }
+}
+
+fn zero_grads(net: &Net) {
+    for v in net.vs.trainable_variables() {
+        let mut g = v.grad();
+        if g.defined() {
+            let _ = g.zero_();
+        }
+    }
+}
+
 /// Mean cross-entropy and accuracy of `net` on `x`, `y`, in batches, without dropout.
 pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, batch: i64) -> (f64, f64) {
     tch::no_grad(|| {

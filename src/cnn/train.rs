@@ -6,7 +6,10 @@
 //! `results/<experiment>/summary.csv` has one row per run. Results per run:
 //! `max_test_accuracy` (the paper's metric), `test_accuracy_at_best_val` (the honest one:
 //! the test accuracy of the epoch with the best validation accuracy), `final_test_accuracy`,
-//! `best_val_accuracy`, `final_train_loss`, `seconds_per_epoch`.
+//! `best_val_accuracy`, `final_train_loss`, `seconds_per_epoch`. For dfa and np_dfa,
+//! metrics.csv also has `angle` per hidden block (layer 1 = first block): the angle in
+//! degrees between the rule's weight gradient and backprop's, on the first 256 validation
+//! images without dropout.
 use super::config::{CnnConfig, DataSource, RunPlan};
 use super::learner::{evaluate, Learner};
 use crate::data::{cifar, synthetic, Dataset};
@@ -20,6 +23,8 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 const EVAL_BATCH: i64 = 500;
+/// Validation images on which the gradient angles are measured.
+const ANGLE_BATCH: i64 = 256;
 
 /// Training, validation and test images on the device, preprocessed.
 pub struct Splits {
@@ -195,6 +200,14 @@ fn train_run(
         let (test_loss, test_accuracy) =
             evaluate(&learner.net, &data.test_x, &data.test_y, EVAL_BATCH);
         let (_, val_accuracy) = evaluate(&learner.net, &data.val_x, &data.val_y, EVAL_BATCH);
+        let n_probe = data.val_x.size()[0].min(ANGLE_BATCH);
+        let angles = learner.gradient_angles(
+            &data.val_x.narrow(0, 0, n_probe),
+            &data.val_y.narrow(0, 0, n_probe),
+        );
+        for (l, angle) in angles.iter().enumerate() {
+            metrics.row(iteration, "angle", Some(l + 1), *angle)?;
+        }
         metrics.row(iteration, "epoch", None, epoch as f64)?;
         metrics.row(iteration, "train_loss", None, train_loss)?;
         metrics.row(iteration, "test_loss", None, test_loss)?;

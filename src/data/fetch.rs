@@ -538,9 +538,11 @@ pub fn check_with(data_dir: &Path, spec: &FetchSpec) -> Result<String> {
         rows.push((name.into(), state, todo));
     }
     let mut out = format!("data folder: {}\n", data_dir.display());
-    writeln!(out, "{:<14} {:<70} how to get it", "data set", "status")?;
     for (name, state, todo) in rows {
-        writeln!(out, "{name:<14} {state:<70} {todo}")?;
+        writeln!(out, "{name:<14} {state}")?;
+        if !todo.is_empty() {
+            writeln!(out, "{:<14}   get it: {todo}", "")?;
+        }
     }
     Ok(out)
 }
