@@ -168,28 +168,27 @@ fn default_true() -> bool {
 
 /// Read a config file to a YAML value, applying its `quick:` block when asked.
 pub fn load_value(path: &Path, quick: bool) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read config {}: check the path (configs live in configs/)",
-            path.display()
-        )
-    })?;
-    let mut value: Value = serde_yaml::from_str(&text)
-        .with_context(|| format!("{} is not valid YAML", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}: check the path (configs live in configs/)", path.display()))?;
+    let value: Value =
+        serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+    apply_quick(value, quick, &path.display().to_string())
+}
+
+/// Remove the `quick:` block; with `quick`, deep-merge it over the rest and suffix the
+/// experiment name with `-quick`.
+pub fn apply_quick(mut value: Value, quick: bool, origin: &str) -> Result<Value> {
     let Value::Mapping(map) = &mut value else {
-        bail!(
-            "{}: the top level must be a mapping with `experiment:`, `runs:`, ...",
-            path.display()
-        )
+        bail!("{origin}: the top level must be a mapping with `experiment:`, `runs:`, ...")
     };
     let overrides = map.remove("quick");
     if quick {
         let Some(overrides) = overrides else {
-            bail!(
-                "{}: --quick asked for, but the file has no `quick:` block",
-                path.display()
-            )
+            bail!("{origin}: --quick asked for, but the file has no `quick:` block")
         };
+        if !overrides.is_mapping() {
+            bail!("{origin}: `quick:` must be a mapping of overrides");
+        }
         merge(&mut value, overrides);
         if let Some(Value::String(name)) = value.get_mut("experiment") {
             name.push_str("-quick");

@@ -87,45 +87,13 @@ pub struct RunPlan {
     pub seed: u64,
 }
 
-/// Merge `over` onto `base`: mappings key by key, recursively; anything else replaces.
-pub fn deep_merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Mapping(b), Value::Mapping(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) => deep_merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
-}
-
 impl CnnConfig {
     /// Apply `quick:` when asked, parse and validate. Errors name the field and the fix.
-    pub fn resolve(mut cfg: Value, quick: bool) -> Result<CnnConfig> {
-        let Some(map) = cfg.as_mapping_mut() else {
-            bail!("the config is not a YAML mapping of settings (kind, experiment, ...)");
-        };
-        let overrides = map.remove("quick");
-        if quick {
-            let Some(o) = overrides else {
-                bail!("--quick was asked but the config has no `quick:` block of overrides");
-            };
-            if !o.is_mapping() {
-                bail!("`quick:` must be a mapping of overrides");
-            }
-            deep_merge(&mut cfg, o);
-        }
+    pub fn resolve(cfg: Value, quick: bool) -> Result<CnnConfig> {
+        let cfg = crate::config::apply_quick(cfg, quick, "config")?;
         // Through text, so serde_yaml's errors carry the path of the bad field.
         let text = serde_yaml::to_string(&cfg)?;
-        let mut c: CnnConfig = serde_yaml::from_str(&text).context("config")?;
-        if quick {
-            c.experiment.push_str("-quick");
-        }
+        let c: CnnConfig = serde_yaml::from_str(&text).context("config")?;
         c.validate()?;
         Ok(c)
     }
