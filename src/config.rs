@@ -143,6 +143,9 @@ pub struct RunSpec {
     /// Architectures to sweep (replaces network.sizes), e.g. Fig. 4's 784-N-50-10.
     #[serde(default)]
     pub sizes: Option<Vec<Vec<i64>>>,
+    /// This run's seeds (replaces training.seeds), e.g. Fig. 3's 10 seeds for the DAE.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,7 +345,7 @@ impl Experiment {
                                 .chain(swept.iter().map(|(k, v)| format!("{k}={v}")))
                                 .collect::<Vec<_>>()
                                 .join(" ");
-                            for &seed in &self.training.seeds {
+                            for &seed in spec.seeds.as_ref().unwrap_or(&self.training.seeds) {
                                 let run = format!(
                                     "{}-seed{seed}",
                                     condition.replace(' ', "-").replace('=', "")
@@ -414,6 +417,15 @@ impl RunSpec {
             }
             for s in sizes {
                 check_sizes("sizes", s, &exp.network.activations, exp.task)?;
+            }
+        }
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                bail!("seeds: list at least one seed, or remove the field to use training.seeds");
+            }
+            let distinct: std::collections::BTreeSet<_> = seeds.iter().collect();
+            if distinct.len() != seeds.len() {
+                bail!("seeds: {seeds:?} lists a seed twice; each seed names one run");
             }
         }
         match (&self.sigma, self.rule.perturbs()) {

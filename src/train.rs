@@ -1,5 +1,6 @@
 //! The training loop for one group of member-batched MLP runs: schedule, warm-up, node
 //! perturbation, feedback fitting, W updates, evaluation, logging and divergence.
+use crate::autoencoder;
 use crate::config::{Experiment, Group, SolverKind, Task};
 use crate::feedback::{ridge::Ridge, Solver};
 use crate::metrics;
@@ -236,6 +237,9 @@ pub fn train_group(
         });
     }
 
+    let run_dirs: Vec<_> = group.members.iter().map(|m| exp_dir.join(&m.run)).collect();
+    let mut ae_out = autoencoder::Outputs::new(exp, sizes, data, &run_dirs)?;
+
     let label = format!(
         "{} {} (M={})",
         exp.experiment,
@@ -267,6 +271,9 @@ pub fn train_group(
         }
         if eval_now {
             evaluate(&net, data, exp.task, t, step, &mut logs)?;
+        }
+        if let Some(ae) = ae_out.as_mut() {
+            ae.step(&net, data, step, &alive(&logs))?;
         }
         if logs.iter().all(|l| !l.alive()) {
             break;
@@ -338,6 +345,9 @@ pub fn train_group(
         progress.set(step + 1);
     }
     progress.finish();
+    if let Some(ae) = ae_out {
+        ae.finish(&net, data, &alive(&logs))?;
+    }
 
     let seconds = started.elapsed().as_secs_f64();
     let mut summaries = Vec::new();
@@ -368,6 +378,11 @@ pub fn train_group(
         summaries.push(summary);
     }
     Ok(GroupResult { summaries })
+}
+
+/// Which members have not diverged.
+fn alive(logs: &[RunLog]) -> Vec<bool> {
+    logs.iter().map(RunLog::alive).collect()
 }
 
 fn log_alignment(
@@ -468,6 +483,7 @@ fn write_run_config(
         spec.lr_b = Some(crate::config::Sweep::One(m.lr_b));
     }
     spec.sizes = None;
+    spec.seeds = None;
     let mut one = exp.clone();
     one.network.sizes = group.sizes.clone();
     one.training.seeds = vec![m.seed];
