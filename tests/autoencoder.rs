@@ -318,3 +318,57 @@ runs:
     assert!(d.join("metrics.csv").exists());
     assert!(!d.join("latent.csv").exists() && !d.join("latent.csv.tmp").exists());
 }
+
+/// Both Fig. 3 configs (and their quick blocks) load, name exactly the paper's conditions,
+/// give the DAE 10 seeds, and put NP and matched at width 50 only in the official one.
+#[test]
+fn fig3_configs_name_every_condition_with_the_codes_widths() {
+    use credit_assign::config::{load_value, Experiment};
+    let names = [
+        "np",
+        "bp",
+        "fa",
+        "adam",
+        "dae",
+        "matched",
+        "sg",
+        "bp+noise",
+        "adam+noise",
+        "fa+noise",
+        "matched+noise",
+    ];
+    for (file, narrow) in [("fig3", false), ("fig3-official", true)] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{file}.yaml"));
+        for quick in [false, true] {
+            let value = load_value(&path, quick).unwrap();
+            let exp = Experiment::from_value(value, file).unwrap();
+            let groups = exp.groups();
+            let conditions: Vec<&str> = groups
+                .iter()
+                .map(|g| g.members[0].condition.as_str())
+                .collect();
+            assert_eq!(conditions, names, "{file} quick={quick}");
+            for g in &groups {
+                let c = g.members[0].condition.as_str();
+                let want_width = if narrow && ["np", "sg", "matched", "matched+noise"].contains(&c)
+                {
+                    50
+                } else {
+                    200
+                };
+                assert_eq!(g.sizes, [784, want_width, 2, want_width, 784], "{file} {c}");
+                let seeds = g.members.len();
+                let want_seeds = match (quick, c) {
+                    (true, _) => 1,
+                    (false, "dae") => 10,
+                    (false, _) => 3,
+                };
+                assert_eq!(seeds, want_seeds, "{file} quick={quick} {c}");
+            }
+            assert_eq!(exp.training.batch_size, 32);
+            if !quick {
+                assert_eq!(exp.training.iterations, 1_000_000);
+            }
+        }
+    }
+}
