@@ -28,8 +28,12 @@ pub struct Network {
     pub task: &'static str,
 }
 
-pub const FIG2: Network =
-    Network { name: "fig2 784-50-20-10", sizes: &[784, 50, 20, 10], activations: "[sigmoid, sigmoid, identity]", task: "classify" };
+pub const FIG2: Network = Network {
+    name: "fig2 784-50-20-10",
+    sizes: &[784, 50, 20, 10],
+    activations: "[sigmoid, sigmoid, identity]",
+    task: "classify",
+};
 pub const FIG3: Network = Network {
     name: "fig3 784-200-2-200-784",
     sizes: &[784, 200, 2, 200, 784],
@@ -58,7 +62,9 @@ pub fn step_flops(sizes: &[i64], batch: i64, rule: &str) -> f64 {
     if rule == "np" {
         // The noisy pass from the first perturbed layer up, and the B fits (R Bᵀ, Rᵀ R, λ̂ᵀ R).
         let noisy: f64 = (2..=n).map(layer).sum();
-        let fit: f64 = (2..=n).map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64).sum();
+        let fit: f64 = (2..=n)
+            .map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64)
+            .sum();
         per_sample += noisy + fit;
     }
     2.0 * batch as f64 * per_sample
@@ -81,7 +87,13 @@ pub fn sgemm_gflops(device: Device) -> f64 {
 }
 
 /// Time `steps` steps of `rule` with M members on synthetic MNIST-shaped data.
-pub fn time_mlp(network: &Network, rule: &'static str, members: usize, steps: u64, device: Device) -> Result<MlpRow> {
+pub fn time_mlp(
+    network: &Network,
+    rule: &'static str,
+    members: usize,
+    steps: u64,
+    device: Device,
+) -> Result<MlpRow> {
     let seeds: Vec<String> = (0..members).map(|s| s.to_string()).collect();
     let yaml = |iterations: u64| {
         format!(

@@ -144,6 +144,9 @@ pub struct RunSpec {
     /// Architectures to sweep (replaces network.sizes), e.g. Fig. 4's 784-N-50-10.
     #[serde(default)]
     pub sizes: Option<Vec<Vec<i64>>>,
+    /// This run's seeds (replaces training.seeds), e.g. Fig. 3's 10 seeds for the DAE.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,10 +171,14 @@ fn default_true() -> bool {
 
 /// Read a config file to a YAML value, applying its `quick:` block when asked.
 pub fn load_value(path: &Path, quick: bool) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}: check the path (configs live in configs/)", path.display()))?;
-    let value: Value =
-        serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read config {}: check the path (configs live in configs/)",
+            path.display()
+        )
+    })?;
+    let value: Value = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not valid YAML", path.display()))?;
     apply_quick(value, quick, &path.display().to_string())
 }
 
@@ -310,7 +317,11 @@ impl Experiment {
                 .as_ref()
                 .map(Sweep::values)
                 .unwrap_or_else(|| vec![0.0]);
-            let lrs = spec.lr.as_ref().map(Sweep::values).unwrap_or_else(|| vec![0.0]);
+            let lrs = spec
+                .lr
+                .as_ref()
+                .map(Sweep::values)
+                .unwrap_or_else(|| vec![0.0]);
             let lr_bs = spec
                 .lr_b
                 .as_ref()
@@ -342,7 +353,7 @@ impl Experiment {
                                 .chain(swept.iter().map(|(k, v)| format!("{k}={v}")))
                                 .collect::<Vec<_>>()
                                 .join(" ");
-                            for &seed in &self.training.seeds {
+                            for &seed in spec.seeds.as_ref().unwrap_or(&self.training.seeds) {
                                 let run = format!(
                                     "{}-seed{seed}",
                                     condition.replace(' ', "-").replace('=', "")
@@ -406,7 +417,9 @@ fn check_sizes(field: &str, sizes: &[i64], acts: &[Activation], task: Task) -> R
 impl RunSpec {
     fn validate(&self, exp: &Experiment) -> Result<()> {
         match (&self.lr, self.freeze_w) {
-            (None, false) => bail!("lr (W's learning rate) is required; to hold W fixed, set freeze_w: true"),
+            (None, false) => {
+                bail!("lr (W's learning rate) is required; to hold W fixed, set freeze_w: true")
+            }
             (Some(_), true) => bail!("lr is unused with freeze_w: true; remove it"),
             (Some(lr), false) => {
                 for lr in lr.values() {
@@ -423,6 +436,15 @@ impl RunSpec {
             }
             for s in sizes {
                 check_sizes("sizes", s, &exp.network.activations, exp.task)?;
+            }
+        }
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                bail!("seeds: list at least one seed, or remove the field to use training.seeds");
+            }
+            let distinct: std::collections::BTreeSet<_> = seeds.iter().collect();
+            if distinct.len() != seeds.len() {
+                bail!("seeds: {seeds:?} lists a seed twice; each seed names one run");
             }
         }
         match (&self.sigma, self.rule.perturbs()) {

@@ -1,3 +1,4 @@
+pub mod autoencoder;
 pub mod bench;
 pub mod cnn;
 pub mod config;

@@ -92,7 +92,12 @@ fn real_main() -> Result<()> {
         tch::set_num_threads(n);
     }
     match cli.command {
-        Command::Run { config, quick, device, out } => {
+        Command::Run {
+            config,
+            quick,
+            device,
+            out,
+        } => {
             let device = parse_device(&device)?;
             let n = run_config(&config, quick, device, &out)?;
             eprintln!("{n} runs written under {}", out.display());
@@ -100,15 +105,29 @@ fn real_main() -> Result<()> {
                 eprintln!("peak memory (VmHWM): {peak:.0} MiB");
             }
         }
-        Command::Reproduce { what, quick, device, out } => reproduce(&what, quick, parse_device(&device)?, &out)?,
+        Command::Reproduce {
+            what,
+            quick,
+            device,
+            out,
+        } => reproduce(&what, quick, parse_device(&device)?, &out)?,
         Command::Plot { results_dir } => {
             for path in report::plot(&results_dir)? {
                 println!("{}", path.display());
             }
         }
-        Command::Bench { device, steps, members, network } => run_bench(parse_device(&device)?, steps, &members, &network)?,
-        Command::Data { action: DataAction::Fetch { name } } => data::fetch::fetch(&name, &data::default_data_dir())?,
-        Command::Data { action: DataAction::Check } => print!("{}", data::fetch::check(&data::default_data_dir())?),
+        Command::Bench {
+            device,
+            steps,
+            members,
+            network,
+        } => run_bench(parse_device(&device)?, steps, &members, &network)?,
+        Command::Data {
+            action: DataAction::Fetch { name },
+        } => data::fetch::fetch(&name, &data::default_data_dir())?,
+        Command::Data {
+            action: DataAction::Check,
+        } => print!("{}", data::fetch::check(&data::default_data_dir())?),
     }
     Ok(())
 }
@@ -119,12 +138,20 @@ fn run_config(path: &Path, quick: bool, device: tch::Device, out: &Path) -> Resu
     let data_dir = data::default_data_dir();
     match config::kind_of(&value).as_str() {
         "mlp" => {
-            let opts = experiment::RunOptions { quick, device, out_root: out.to_path_buf(), data_dir };
+            let opts = experiment::RunOptions {
+                quick,
+                device,
+                out_root: out.to_path_buf(),
+                data_dir,
+            };
             let exp = config::Experiment::from_value(value, &path.display().to_string())?;
             Ok(experiment::run_experiment(&exp, &opts)?.1.len())
         }
         "cnn" => Ok(cnn::run_experiment(value, false, device, out, &data_dir)?.len()),
-        other => bail!("{}: kind '{other}' is unknown; use mlp or cnn", path.display()),
+        other => bail!(
+            "{}: kind '{other}' is unknown; use mlp or cnn",
+            path.display()
+        ),
     }
 }
 
@@ -142,21 +169,38 @@ const FIGURES: [(&str, &[&str]); 5] = [
     ("fig4", &["fig4"]),
     ("theory", &["theory"]),
     ("fig3", &["fig3-official", "fig3"]),
-    ("table1", &["table1-cifar10", "table1-cifar100", "table1-cifar10-official", "table1-cifar100-official"]),
+    (
+        "table1",
+        &[
+            "table1-cifar10",
+            "table1-cifar100",
+            "table1-cifar10-official",
+            "table1-cifar100-official",
+        ],
+    ),
 ];
 
 fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result<()> {
-    let chosen: Vec<&(&str, &[&str])> = FIGURES.iter().filter(|(f, _)| what == "all" || *f == what).collect();
+    let chosen: Vec<&(&str, &[&str])> = FIGURES
+        .iter()
+        .filter(|(f, _)| what == "all" || *f == what)
+        .collect();
     if chosen.is_empty() {
         bail!("reproduce '{what}': choose fig2, fig3, fig4, table1, theory or all");
     }
-    let configs = std::env::var_os("CREDIT_CONFIGS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("configs"));
+    let configs = std::env::var_os("CREDIT_CONFIGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("configs"));
     let mut entries = Vec::new();
     let mut failures = 0;
     for (_, names) in chosen {
         for name in names.iter() {
             let path = configs.join(format!("{name}.yaml"));
-            let experiment = if quick { format!("{name}-quick") } else { name.to_string() };
+            let experiment = if quick {
+                format!("{name}-quick")
+            } else {
+                name.to_string()
+            };
             let skipped = match run_config(&path, quick, device, out) {
                 Ok(_) => match report::plot(&out.join(&experiment)) {
                     Ok(files) => {
@@ -177,20 +221,36 @@ fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result
                     Some(msg)
                 }
             };
-            entries.push(report::ReportEntry { experiment, config: path, quick, skipped });
+            entries.push(report::ReportEntry {
+                experiment,
+                config: path,
+                quick,
+                skipped,
+            });
         }
     }
     let report = report::write_report(out, &entries)?;
     eprintln!("report: {}", report.display());
     if failures > 0 {
-        bail!("{failures} experiment(s) failed (not for missing data); see {}", report.display());
+        bail!(
+            "{failures} experiment(s) failed (not for missing data); see {}",
+            report.display()
+        );
     }
     Ok(())
 }
 
-fn run_bench(device: tch::Device, steps: u64, members: &[usize], networks: &[String]) -> Result<()> {
+fn run_bench(
+    device: tch::Device,
+    steps: u64,
+    members: &[usize],
+    networks: &[String],
+) -> Result<()> {
     let sgemm = bench::sgemm_gflops(device);
-    println!("device: {device:?}, torch threads: {}", tch::get_num_threads());
+    println!(
+        "device: {device:?}, torch threads: {}",
+        tch::get_num_threads()
+    );
     println!("SGEMM 1024³: {sgemm:.1} GFLOP/s\n");
     println!("| network | rule | M | steps/s | run-steps/s | µs / run-step | GFLOP/s | of SGEMM |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -222,7 +282,11 @@ fn run_bench(device: tch::Device, steps: u64, members: &[usize], networks: &[Str
         let find = |rule: &str, m: usize| rows.iter().find(|r| r.rule == rule && r.members == m);
         for &m in members {
             if let (Some(np), Some(bp)) = (find("np", m), find("bp", m)) {
-                println!("\n{}: np step / bp step at M={m}: {:.2}×", network.name, bp.steps_per_s / np.steps_per_s);
+                println!(
+                    "\n{}: np step / bp step at M={m}: {:.2}×",
+                    network.name,
+                    bp.steps_per_s / np.steps_per_s
+                );
             }
         }
         if let (Some(&first), Some(&last)) = (members.first(), members.last()) {
@@ -243,7 +307,10 @@ fn run_bench(device: tch::Device, steps: u64, members: &[usize], networks: &[Str
         println!("| network | rule | batch | ms / step | images/s |");
         println!("|---|---|---|---|---|");
         for r in &rows {
-            println!("| {} | {} | {} | {:.1} | {:.0} |", r.network, r.rule, r.batch, r.ms_per_step, r.images_per_s);
+            println!(
+                "| {} | {} | {} | {:.1} | {:.0} |",
+                r.network, r.rule, r.batch, r.ms_per_step, r.images_per_s
+            );
         }
         let ms = |rule: &str| rows.iter().find(|r| r.rule == rule).map(|r| r.ms_per_step);
         if let (Some(np), Some(bp)) = (ms("np_dfa"), ms("bp")) {

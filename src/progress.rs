@@ -67,7 +67,11 @@ impl Progress {
             bar.finish_and_clear();
         }
         if !quiet() {
-            eprintln!("{}: done in {:.1} s", self.label, self.start.elapsed().as_secs_f64());
+            eprintln!(
+                "{}: done in {:.1} s",
+                self.label,
+                self.start.elapsed().as_secs_f64()
+            );
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The training loop for one group of member-batched MLP runs: schedule, warm-up, node
 //! perturbation, feedback fitting, W updates, evaluation, logging and divergence.
+use crate::autoencoder;
 use crate::config::{Experiment, Group, SolverKind, Task};
 use crate::feedback::{ridge::Ridge, Solver};
 use crate::metrics;
@@ -239,6 +240,9 @@ pub fn train_group(
         });
     }
 
+    let run_dirs: Vec<_> = group.members.iter().map(|m| exp_dir.join(&m.run)).collect();
+    let mut ae_out = autoencoder::Outputs::new(exp, sizes, data, &run_dirs)?;
+
     let label = format!(
         "{} {} (M={})",
         exp.experiment,
@@ -280,6 +284,9 @@ pub fn train_group(
         }
         if eval_now {
             evaluate(&net, data, exp.task, t, step, &mut logs)?;
+        }
+        if let Some(ae) = ae_out.as_mut() {
+            ae.step(&net, data, step, &alive(&logs))?;
         }
         if logs.iter().all(|l| !l.alive()) {
             break;
@@ -351,6 +358,9 @@ pub fn train_group(
         progress.set(step + 1);
     }
     progress.finish();
+    if let Some(ae) = ae_out {
+        ae.finish(&net, data, &alive(&logs))?;
+    }
 
     let seconds = started.elapsed().as_secs_f64();
     let mut summaries = Vec::new();
@@ -380,7 +390,15 @@ pub fn train_group(
         summary.write_json(&run_dir)?;
         summaries.push(summary);
     }
-    Ok(GroupResult { summaries, step_seconds })
+    Ok(GroupResult {
+        summaries,
+        step_seconds,
+    })
+}
+
+/// Which members have not diverged.
+fn alive(logs: &[RunLog]) -> Vec<bool> {
+    logs.iter().map(RunLog::alive).collect()
 }
 
 fn log_alignment(
@@ -483,6 +501,7 @@ fn write_run_config(
         spec.lr_b = Some(crate::config::Sweep::One(m.lr_b));
     }
     spec.sizes = None;
+    spec.seeds = None;
     let mut one = exp.clone();
     one.network.sizes = group.sizes.clone();
     one.training.seeds = vec![m.seed];

@@ -27,7 +27,15 @@ quick:
     .unwrap();
     let out = dir.join("results");
     let o = Command::new(env!("CARGO_BIN_EXE_credit"))
-        .args(["reproduce", "theory", "--quick", "--device", "cpu", "--out", out.to_str().unwrap()])
+        .args([
+            "reproduce",
+            "theory",
+            "--quick",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .env("CREDIT_CONFIGS", &configs)
         .output()
         .unwrap();
@@ -35,14 +43,26 @@ quick:
     assert!(o.status.success(), "{err}");
     let exp = out.join("theory-quick");
     assert!(exp.join("summary.csv").exists() && exp.join("aggregate.csv").exists());
-    let pngs: Vec<_> = std::fs::read_dir(&exp).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "png")).collect();
+    let pngs: Vec<_> = std::fs::read_dir(&exp)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .collect();
     assert!(!pngs.is_empty(), "no figure drawn in {}", exp.display());
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.contains("theory-quick"), "{report}");
 
     // fig2's configs are not in this folder: each is reported as skipped, with its reason.
     let o = Command::new(env!("CARGO_BIN_EXE_credit"))
-        .args(["reproduce", "fig2", "--quick", "--device", "cpu", "--out", out.to_str().unwrap()])
+        .args([
+            "reproduce",
+            "fig2",
+            "--quick",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .env("CREDIT_CONFIGS", &configs)
         .env("CREDIT_DATA_DIR", dir.join("no-data"))
         .output()
