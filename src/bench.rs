@@ -19,6 +19,8 @@ pub struct MlpRow {
     /// M × steps per second.
     pub run_steps_per_s: f64,
     pub gflops: f64,
+    /// libtorch's CPU threads during the run.
+    pub threads: i32,
 }
 
 pub struct Network {
@@ -130,5 +132,6 @@ pub fn time_mlp(
         steps_per_s,
         run_steps_per_s: steps_per_s * members as f64,
         gflops: step_flops(network.sizes, 32, rule) * members as f64 * steps_per_s / 1e9,
+        threads: tch::get_num_threads(),
     })
 }

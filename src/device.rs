@@ -3,7 +3,37 @@
 //! The binary links libtorch_cpu only (the linker drops libtorch_cuda as unused), so CPU runs
 //! do not pay for loading the CUDA libraries. A CUDA device loads libtorch_cuda at run time.
 use anyhow::{bail, Result};
+use std::sync::atomic::{AtomicI32, Ordering};
 use tch::Device;
+
+/// Threads asked for with --threads (0: choose per program).
+static USER_THREADS: AtomicI32 = AtomicI32::new(0);
+
+/// Fix libtorch's CPU threads for the whole process (the --threads option).
+pub fn set_threads(n: i32) {
+    USER_THREADS.store(n, Ordering::Relaxed);
+    tch::set_num_threads(n);
+}
+
+/// Below this much work per step, one CPU thread beats several: libtorch's parallel regions
+/// cost more than they save (measured in docs/PERFORMANCE.md: 3.4× at M = 1 on fig2).
+const PARALLEL_FLOPS: f64 = 40e6;
+
+/// Choose libtorch's CPU threads for a program doing `flops_per_step`, unless --threads fixed
+/// them: one thread for small programs, one per core for large ones.
+pub fn threads_for(device: Device, flops_per_step: f64) {
+    if device != Device::Cpu || USER_THREADS.load(Ordering::Relaxed) > 0 {
+        return;
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as i32)
+        .unwrap_or(1);
+    tch::set_num_threads(if flops_per_step < PARALLEL_FLOPS {
+        1
+    } else {
+        cores
+    });
+}
 
 pub fn parse_device(s: &str) -> Result<Device> {
     let s = s.trim();

@@ -89,7 +89,7 @@ fn real_main() -> Result<()> {
         if n < 1 {
             bail!("--threads {n}: give a positive number of threads");
         }
-        tch::set_num_threads(n);
+        credit_assign::device::set_threads(n);
     }
     match cli.command {
         Command::Run {
@@ -252,8 +252,8 @@ fn run_bench(
         tch::get_num_threads()
     );
     println!("SGEMM 1024³: {sgemm:.1} GFLOP/s\n");
-    println!("| network | rule | M | steps/s | run-steps/s | µs / run-step | GFLOP/s | of SGEMM |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| network | rule | M | threads | steps/s | run-steps/s | µs / run-step | GFLOP/s | of SGEMM |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for net in networks {
         let network = match net.as_str() {
             "fig2" => &bench::FIG2,
@@ -266,10 +266,11 @@ fn run_bench(
             for rule in ["bp", "fa", "np"] {
                 let r = bench::time_mlp(network, rule, m, steps, device)?;
                 println!(
-                    "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.1}% |",
+                    "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.1}% |",
                     r.network,
                     r.rule,
                     r.members,
+                    r.threads,
                     r.steps_per_s,
                     r.run_steps_per_s,
                     1e6 / r.run_steps_per_s,

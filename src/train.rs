@@ -168,6 +168,8 @@ pub fn train_group(
     let sizes = &group.sizes;
     let n_layers = sizes.len() - 1;
 
+    let flops = crate::bench::step_flops(sizes, t, rule.name()) * seeds.len() as f64;
+    crate::device::threads_for(device, flops);
     let mut net = Mlp::new(sizes, &exp.network.activations, &seeds, device);
     let fit_bias_row = spec.perturb_bias;
     let b = match rule.form() {
