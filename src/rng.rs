@@ -20,6 +20,8 @@ pub enum Stream {
     Noise = 4,
     InputNoise = 5,
     Teacher = 6,
+    /// Hidden noise on the training pass (the "+noise" controls), apart from NP's.
+    TrainNoise = 7,
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for data order.

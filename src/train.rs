@@ -220,7 +220,7 @@ pub fn train_group(
         .then(|| HiddenNoise::new(&seeds, Stream::Noise, sizes, t, spec.perturb_bias, device));
     let mut train_noise = spec.train_noise.map(|std| {
         (
-            HiddenNoise::new(&seeds, Stream::Noise, sizes, t, spec.perturb_bias, device),
+            HiddenNoise::new(&seeds, Stream::TrainNoise, sizes, t, spec.perturb_bias, device),
             Tensor::from(std as f32).to_device(device),
         )
     });

@@ -208,7 +208,7 @@ impl Figure for Fig3 {
         let (title, body) = root.split_vertically(44);
         title.titled(
             &format!(
-                "Fig. 3 ({}): MNIST autoencoder 784-200-2-200-784",
+                "Fig. 3 ({}): MNIST autoencoder 784-w-2-w-784 (w = 200, or 50 for NP in -official)",
                 self.name
             ),
             (FONT, 26),
