@@ -78,6 +78,10 @@ pub struct TrainingSpec {
     /// Test metrics every this many iterations.
     pub eval_every: u64,
     pub seeds: Vec<u64>,
+    /// Also log `test_error_noisy` for np/np_dfa: the error of the noisy output, as the
+    /// authors' code scored Fig. 2 (the clean `test_error` is always logged).
+    #[serde(default)]
+    pub test_error_noisy: bool,
     /// Iterations at which the autoencoder's latent code is saved (the end always is).
     #[serde(default)]
     pub latent_at: Vec<u64>,

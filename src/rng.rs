@@ -22,6 +22,8 @@ pub enum Stream {
     Teacher = 6,
     /// Hidden noise on the training pass (the "+noise" controls), apart from NP's.
     TrainNoise = 7,
+    /// Test-time noise for `test_error_noisy`.
+    EvalNoise = 8,
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for data order.

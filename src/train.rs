@@ -8,7 +8,7 @@ use crate::nets::mlp::{mse_per_sample, Mlp, Trace};
 use crate::optim::Optimizer;
 use crate::output::{MetricsWriter, RunSummary, Status};
 use crate::progress::Progress;
-use crate::rng::{derive, NoiseStream, SplitMix64, Stream};
+use crate::rng::{derive, randn_members, NoiseStream, SplitMix64, Stream};
 use crate::rules::{dfa, fa, matched, np, Feedback, Form, Rule, Signals};
 use crate::tasks::TaskData;
 use anyhow::{Context, Result};
@@ -220,7 +220,14 @@ pub fn train_group(
         .then(|| HiddenNoise::new(&seeds, Stream::Noise, sizes, t, spec.perturb_bias, device));
     let mut train_noise = spec.train_noise.map(|std| {
         (
-            HiddenNoise::new(&seeds, Stream::TrainNoise, sizes, t, spec.perturb_bias, device),
+            HiddenNoise::new(
+                &seeds,
+                Stream::TrainNoise,
+                sizes,
+                t,
+                spec.perturb_bias,
+                device,
+            ),
             Tensor::from(std as f32).to_device(device),
         )
     });
@@ -285,7 +292,12 @@ pub fn train_group(
             loss_steps = 0;
         }
         if eval_now {
-            evaluate(&net, data, exp.task, t, step, &mut logs)?;
+            let noisy = (tr.test_error_noisy && rule.perturbs()).then_some((
+                seeds.as_slice(),
+                &sigma,
+                spec.perturb_bias,
+            ));
+            evaluate(&net, data, exp.task, t, step, noisy, &mut logs)?;
         }
         if let Some(ae) = ae_out.as_mut() {
             ae.step(&net, data, step, &alive(&logs))?;
@@ -425,15 +437,21 @@ fn log_alignment(
 
 /// Test loss (in the unit of the training loss: ½ Σ over a batch of T, i.e. T × the mean
 /// per-example loss) and, for classification, test error, on the clean output.
+///
+/// With `noisy` (seeds, σ [M, 1, 1], perturb_bias), also `test_error_noisy`: the error of the
+/// output with node perturbation's noise on every hidden layer, as the authors' code scored
+/// Fig. 2. Not the default; `test_error` is always the clean output's.
 fn evaluate(
     net: &Mlp,
     data: &TaskData,
     task: Task,
     t: i64,
     step: u64,
+    noisy: Option<(&[u64], &Tensor, bool)>,
     logs: &mut [RunLog],
 ) -> Result<()> {
     let m = net.members();
+    let mut wrong_noisy = Tensor::zeros([m], (Kind::Double, data.test_x.device()));
     let n_test = data.test_x.size()[0];
     let device = data.test_x.device();
     let mut loss = Tensor::zeros([m], (Kind::Double, device));
@@ -460,16 +478,42 @@ fn evaluate(
                 .as_ref()
                 .context("classification needs test labels")?
                 .narrow(0, start, len);
-            let pred = trace.y_hat().argmax(-1, false); // [M, len]
-            wrong += pred
-                .ne_tensor(&labels.unsqueeze(0))
-                .to_kind(Kind::Double)
-                .sum_dim_intlist(1, false, None);
+            let count_wrong = |y_hat: &Tensor| {
+                y_hat
+                    .argmax(-1, false) // [M, len]
+                    .ne_tensor(&labels.unsqueeze(0))
+                    .to_kind(Kind::Double)
+                    .sum_dim_intlist(1, false, None)
+            };
+            wrong += count_wrong(trace.y_hat());
+            if let Some((seeds, sigma, perturb_bias)) = noisy {
+                let index = step * 1_000 + (start / EVAL_CHUNK) as u64;
+                let xi: Vec<Option<Tensor>> = (1..net.depth())
+                    .map(|i| {
+                        let cols = net.sizes[i] + perturb_bias as i64;
+                        let z = randn_members(
+                            seeds,
+                            Stream::EvalNoise,
+                            index * 16 + i as u64,
+                            &[len, cols],
+                            device,
+                        );
+                        let xi = z * sigma;
+                        Some(if perturb_bias {
+                            xi
+                        } else {
+                            xi.pad([0, 1], "constant", 0.0)
+                        })
+                    })
+                    .collect();
+                wrong_noisy += count_wrong(&net.forward_noisy(&trace, &xi));
+            }
         }
         start += len;
     }
     let loss = Vec::<f64>::try_from(loss * (t as f64 / n_test as f64))?;
     let err = Vec::<f64>::try_from(wrong / n_test as f64)?;
+    let err_noisy = Vec::<f64>::try_from(wrong_noisy / n_test as f64)?;
     for (k, log) in logs.iter_mut().enumerate() {
         if !log.alive() {
             continue;
@@ -477,6 +521,9 @@ fn evaluate(
         log.record(step, "test_loss", None, loss[k])?;
         if task == Task::Classify {
             log.record(step, "test_error", None, err[k])?;
+            if noisy.is_some() {
+                log.record(step, "test_error_noisy", None, err_noisy[k])?;
+            }
         }
         if !loss[k].is_finite() {
             log.diverged_at = Some(step);
