@@ -2,6 +2,7 @@
 //! same problem: two members with different learning rates each follow, step by step, the
 //! trajectory of a separate libtorch optimiser with that learning rate.
 use credit_assign::optim::{Optimizer, OptimizerKind};
+use credit_assign::rng::{randn, Stream};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -10,9 +11,10 @@ const SHAPE: [i64; 2] = [5, 3];
 
 /// An ill-conditioned quadratic ½ Σ c ∘ (w − w*)², gradient c ∘ (w − w*): [5, 3].
 fn problem() -> (Tensor, Tensor, Tensor) {
-    tch::manual_seed(7);
-    let start = Tensor::randn(SHAPE, (Kind::Float, Device::Cpu));
-    let target = Tensor::randn(SHAPE, (Kind::Float, Device::Cpu));
+    // Drawn under the crate's generator lock: tests run in parallel threads and libtorch's
+    // generator is global.
+    let start = randn(7, Stream::Teacher, 0, &SHAPE, Device::Cpu);
+    let target = randn(7, Stream::Teacher, 1, &SHAPE, Device::Cpu);
     let curvature =
         Tensor::linspace(0.01, 10.0, SHAPE[0] * SHAPE[1], (Kind::Float, Device::Cpu)).view(SHAPE);
     (start, target, curvature)
