@@ -166,8 +166,8 @@ data: { dataset: synthetic-mnist, train_size: 2048, test_size: 200, seed: 1 }
 network: { sizes: [784, 8, 784], activations: [identity, identity] }
 training: { iterations: 300, batch_size: 32, log_every: 300, eval_every: 300, seeds: [5] }
 runs:
-  - { name: plain-frozen, rule: bp, lr: 0.0001, freeze_w: true }
-  - { name: dae-frozen, rule: bp, lr: 0.0001, freeze_w: true, input_noise: 0.3 }
+  - { name: plain-frozen, rule: bp, freeze_w: true }
+  - { name: dae-frozen, rule: bp, freeze_w: true, input_noise: 0.3 }
   - { name: plain, rule: bp, lr: 0.000001 }
   - { name: dae, rule: bp, lr: 0.000001, input_noise: 0.3 }
 "#;
@@ -244,8 +244,8 @@ data: { dataset: gaussian, train_size: 4096, test_size: 128, seed: 8 }
 network: { sizes: [10, 8, 4, 6], activations: [tanh, tanh, identity] }
 training: { iterations: 2000, batch_size: 64, log_every: 500, eval_every: 2000, seeds: [2] }
 runs:
-  - { rule: sg, lr: 0.001, freeze_w: true, solver: sgd, lr_b: 0.002 }
-  - { rule: fa, lr: 0.001, freeze_w: true }
+  - { rule: sg, freeze_w: true, solver: sgd, lr_b: 0.002 }
+  - { rule: fa, freeze_w: true }
 "#,
         &out,
     );
