@@ -115,6 +115,20 @@ impl RunSummary {
     }
 }
 
+/// The columns every row of `summary.csv` has; params and results follow.
+pub const SUMMARY_FIXED_COLUMNS: [&str; 10] = [
+    "experiment",
+    "run",
+    "rule",
+    "condition",
+    "seed",
+    "status",
+    "diverged_at",
+    "iterations",
+    "seconds",
+    "device",
+];
+
 /// `summary.csv`: one row per run; params and results become columns (blank where absent).
 pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
     let params: BTreeSet<&str> = runs
@@ -126,21 +140,10 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
         .flat_map(|r| r.results.keys().map(String::as_str))
         .collect();
     let mut out = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = [
-        "experiment",
-        "run",
-        "rule",
-        "condition",
-        "seed",
-        "status",
-        "diverged_at",
-        "iterations",
-        "seconds",
-        "device",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut header: Vec<String> = SUMMARY_FIXED_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     header.extend(params.iter().map(|p| p.to_string()));
     header.extend(results.iter().map(|r| r.to_string()));
     out.write_record(&header)?;

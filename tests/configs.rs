@@ -10,7 +10,8 @@ fn every_shipped_mlp_config_is_valid_full_and_quick() {
             continue;
         }
         for quick in [false, true] {
-            let value = load_value(&path, quick).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            let value =
+                load_value(&path, quick).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
             if kind_of(&value) != "mlp" {
                 continue;
             }
@@ -21,5 +22,8 @@ fn every_shipped_mlp_config_is_valid_full_and_quick() {
             checked += 1;
         }
     }
-    assert!(checked >= 12, "expected fig2, fig2-official, fig3, fig3-official, fig4, theory: {checked}");
+    assert!(
+        checked >= 12,
+        "expected fig2, fig2-official, fig3, fig3-official, fig4, theory: {checked}"
+    );
 }

@@ -7,18 +7,7 @@ use std::fs::File;
 use std::path::Path;
 
 /// Columns of `summary.csv` that every run has; every other column is a param or a result.
-const SUMMARY_FIXED: [&str; 10] = [
-    "experiment",
-    "run",
-    "rule",
-    "condition",
-    "seed",
-    "status",
-    "diverged_at",
-    "iterations",
-    "seconds",
-    "device",
-];
+use crate::output::SUMMARY_FIXED_COLUMNS as SUMMARY_FIXED;
 
 /// One row of `results/<experiment>/summary.csv`.
 #[derive(Debug, Clone)]
