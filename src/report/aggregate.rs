@@ -110,16 +110,7 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
         }
     }
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "condition",
-        "metric",
-        "layer",
-        "iteration",
-        "mean",
-        "se",
-        "n",
-        "diverged",
-    ])?;
+    out.write_record(AGGREGATE_COLUMNS)?;
     for ((c, metric, layer, iteration), v) in &values {
         let s = mean_se(v);
         let condition = &order[*c];
@@ -169,20 +160,22 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The columns of `aggregate.csv`, in order.
+const AGGREGATE_COLUMNS: [&str; 8] = [
+    "condition",
+    "metric",
+    "layer",
+    "iteration",
+    "mean",
+    "se",
+    "n",
+    "diverged",
+];
+
 /// Read an `aggregate.csv` written by [`aggregate`].
 pub fn read_aggregate(path: &Path) -> Result<Vec<AggregateRow>> {
     let mut table = Table::open(path)?;
-    let cols = [
-        "condition",
-        "metric",
-        "layer",
-        "iteration",
-        "mean",
-        "se",
-        "n",
-        "diverged",
-    ]
-    .map(|c| table.column(c));
+    let cols = AGGREGATE_COLUMNS.map(|c| table.column(c));
     let mut idx = [0usize; 8];
     for (i, c) in cols.into_iter().enumerate() {
         idx[i] = c?;

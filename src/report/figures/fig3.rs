@@ -120,18 +120,8 @@ impl Fig3 {
             "loss (½Σ‖output − input‖², batch of 32)",
         );
         panel.log_y = true;
-        for c in &self.results.conditions {
-            let colour = self.results.colour(c);
-            let test = self.results.series(c, "test_loss", None, 1.0);
-            panel.lines.push(Line::new(Some(display(c)), colour, test));
-            let mut train = Line::new(
-                None,
-                colour,
-                self.results.series(c, "train_loss", None, 1.0),
-            );
-            train.dashed = true;
-            panel.lines.push(train);
-        }
+        self.results
+            .solid_and_dashed(&mut panel, "test_loss", "train_loss", 1.0);
         let grey = RGBColor(90, 90, 90);
         panel.lines.push(Line::key("test", grey, false));
         panel.lines.push(Line::key("train", grey, true));

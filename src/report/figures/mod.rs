@@ -65,6 +65,22 @@ impl Results {
             .collect()
     }
 
+    /// Per condition, `solid` as a labelled solid line and `dashed` unlabelled in the same
+    /// colour (test against train loss, test against validation accuracy).
+    pub fn solid_and_dashed(&self, panel: &mut Panel, solid: &str, dashed: &str, scale: f64) {
+        for c in &self.conditions {
+            let colour = self.colour(c);
+            panel.lines.push(Line::new(
+                Some(display(c)),
+                colour,
+                self.series(c, solid, None, scale),
+            ));
+            let mut line = Line::new(None, colour, self.series(c, dashed, None, scale));
+            line.dashed = true;
+            panel.lines.push(line);
+        }
+    }
+
     /// Layers at which `metric` was logged, ascending (`[None]` for task metrics).
     pub fn layers(&self, metric: &str) -> Vec<Option<u32>> {
         let set: BTreeSet<Option<u32>> = self

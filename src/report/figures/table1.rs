@@ -109,18 +109,8 @@ impl Figure for Table1 {
         )?;
         let (a, b) = body.split_vertically(640);
         let mut panel = Panel::new("A", "accuracy during training", "iteration", "accuracy (%)");
-        for c in &self.results.conditions {
-            let colour = self.results.colour(c);
-            let test = self.results.series(c, "test_accuracy", None, 100.0);
-            panel.lines.push(Line::new(Some(display(c)), colour, test));
-            let mut val = Line::new(
-                None,
-                colour,
-                self.results.series(c, "val_accuracy", None, 100.0),
-            );
-            val.dashed = true;
-            panel.lines.push(val);
-        }
+        self.results
+            .solid_and_dashed(&mut panel, "test_accuracy", "val_accuracy", 100.0);
         panel.legend = SeriesLabelPosition::LowerRight;
         let grey = RGBColor(90, 90, 90);
         panel.lines.push(Line::key("test", grey, false));
