@@ -147,7 +147,7 @@ fn bad_shapes_and_sizes_are_config_errors() {
         &dir,
         "sizes",
         &sizes,
-        &["runs[0].sizes[1] is [700, 30, 10]", "784 inputs"],
+        &["runs[0].sizes[1] is [700, 30, 10]", "784 pixels in"],
     );
     let seeds: Vec<String> = (0..10_000).map(|s| s.to_string()).collect();
     let many = yaml(

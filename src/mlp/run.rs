@@ -60,6 +60,8 @@ struct Program<'a> {
     /// Seconds spent before this process (resumed runs).
     seconds_before: f64,
     started: Instant,
+    /// Checkpoints written by this process, and the seconds they took.
+    checkpoints: (u32, f64),
 }
 
 /// Train one program to the end (or to a signal) and write its runs' summaries.
@@ -179,11 +181,13 @@ impl<'a> Program<'a> {
             run_dirs,
             seconds_before,
             started: Instant::now(),
+            checkpoints: (0, 0.0),
         })
     }
 
     /// Write the checkpoint of iteration `trainer.iteration`, logs flushed to it.
     fn checkpoint(&mut self) -> Result<()> {
+        let t0 = Instant::now();
         let state = LoopState {
             logs: self
                 .logs
@@ -201,7 +205,10 @@ impl<'a> Program<'a> {
             tensors: String::new(),
         };
         let tensors = self.trainer.save();
-        checkpoint::save(&self.cx.checkpoint_dir(), &self.group.id(), &tensors, &meta)
+        checkpoint::save(&self.cx.checkpoint_dir(), &self.group.id(), &tensors, &meta)?;
+        self.checkpoints.0 += 1;
+        self.checkpoints.1 += t0.elapsed().as_secs_f64();
+        Ok(())
     }
 
     /// The logs of iteration `step`: train loss (log), test metrics (eval), latent code.
@@ -263,6 +270,10 @@ impl<'a> Program<'a> {
             latent.finish(&self.trainer.net, data, &alive(&self.logs))?;
         }
         let seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
+        if let (n @ 1.., spent) = self.checkpoints {
+            let share = 100.0 * spent / self.started.elapsed().as_secs_f64();
+            eprintln!("{}: {n} checkpoints, {spent:.3} s in all ({share:.2}% of the run)", label(exp, self.group));
+        }
         let mut summaries = Vec::new();
         for ((m, log), dir) in self.group.members.iter().zip(self.logs).zip(&self.run_dirs) {
             let diverged_at = log.diverged_at;
