@@ -175,7 +175,9 @@ const FIGURES: [(&str, &[&str]); 5] = [
             "table1-cifar10",
             "table1-cifar100",
             "table1-cifar10-official",
+            "table1-cifar10-official-val",
             "table1-cifar100-official",
+            "table1-cifar100-official-val",
         ],
     ),
 ];

@@ -1,7 +1,7 @@
 //! A network, its optimiser and (for dfa / np_dfa) its feedback matrices: one training step.
 use super::config::RuleSpec;
 use super::net::{Net, NetworkSpec};
-use super::rules::{bp_gradients, direct_gradients, init_d, lambda_hat, update_d, Rule};
+use super::rules::{bp_gradients, direct_gradients, init_d, lambda_hat, update_d_except, Rule};
 use anyhow::Result;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
@@ -32,7 +32,13 @@ impl Learner {
         let opt = adam.build(&net.vs, spec.lr)?;
         let d = match rule {
             Rule::Bp => Vec::new(),
-            Rule::Dfa | Rule::NpDfa => init_d(&net.feedback_sizes(), classes, Kind::Float, device),
+            Rule::Dfa | Rule::NpDfa => init_d(
+                &net.feedback_sizes(),
+                classes,
+                network.feedback_init,
+                Kind::Float,
+                device,
+            ),
         };
         Ok(Learner {
             rule,
@@ -74,11 +80,12 @@ impl Learner {
                     true,
                 );
                 self.opt.step();
-                update_d(
+                update_d_except(
                     &mut self.d,
                     &s.e,
                     &lambda_hat,
                     self.spec.beta.unwrap_or_default(),
+                    self.spec.fixed_d_blocks.as_deref().unwrap_or_default(),
                 );
                 s.loss
             }

@@ -2,18 +2,22 @@
 //!
 //! Per run, `results/<experiment>/<run>/` gets `config.yaml` (the config narrowed to that
 //! run), `metrics.csv` (per epoch, at the iteration that ends it: `epoch`, `train_loss`,
-//! `test_loss`, `test_accuracy`, `val_accuracy`) and `summary.json`;
-//! `results/<experiment>/summary.csv` has one row per run. Results per run:
-//! `max_test_accuracy` (the paper's metric), `test_accuracy_at_best_val` (the honest one:
-//! the test accuracy of the epoch with the best validation accuracy), `final_test_accuracy`,
-//! `best_val_accuracy`, `final_train_loss`, `seconds_per_epoch`. For dfa and np_dfa,
+//! `test_loss`, `test_accuracy`, and `val_accuracy` under the validation protocol) and
+//! `summary.json`; `results/<experiment>/summary.csv` has one row per run.
+//!
+//! A row carries the accuracy of its protocol only, never both: `protocol: paper` (every
+//! training image in file order, no split) gives `max_test_accuracy`, the paper's metric;
+//! `protocol: validation` gives `test_accuracy_at_best_val` (the test accuracy of the epoch
+//! with the best validation accuracy, the honest figure) and `best_val_accuracy`. Both give
+//! `final_test_accuracy`, `final_train_loss`, `seconds_per_epoch`. For dfa and np_dfa,
 //! metrics.csv also has `angle` per hidden block (layer 1 = first block): the angle in
-//! degrees between the rule's weight gradient and backprop's, on the first 256 validation
-//! images without dropout.
-use super::config::{CnnConfig, DataSource, RunPlan};
+//! degrees between the rule's weight gradient and backprop's, on the first 256 training
+//! images (file order) without dropout.
+use super::config::{CnnConfig, DataSource, Order, Protocol, RunPlan};
 use super::learner::{evaluate, Learner};
 use crate::data::{cifar, synthetic, Dataset};
 use crate::output::{write_atomic, write_summary_csv, MetricsWriter, RunSummary, Status};
+use crate::rng::{derive, SplitMix64, Stream};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -23,22 +27,35 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 const EVAL_BATCH: i64 = 500;
-/// Validation images on which the gradient angles are measured.
+/// Training images (the first, in file order) on which the gradient angles are measured.
 const ANGLE_BATCH: i64 = 256;
 
 /// Training, validation and test images on the device, preprocessed.
 pub struct Splits {
     pub train_x: Tensor, // [N_train, 3, 32, 32]
     pub train_y: Tensor, // [N_train]
-    pub val_x: Tensor,   // [N_val, 3, 32, 32]
-    pub val_y: Tensor,
+    /// `[N_val, 3, 32, 32]` and `[N_val]`; `None` under the paper protocol.
+    pub val: Option<(Tensor, Tensor)>,
     pub test_x: Tensor, // [N_test, 3, 32, 32]
     pub test_y: Tensor,
     pub classes: i64,
 }
 
+/// The batches of one epoch, as indices into the training images: `file` order is
+/// 0, 1, ..., n−1 every epoch; `shuffled` is a permutation drawn from (seed, epoch) alone
+/// (SplitMix64, not libtorch's generator), so an epoch's order never depends on what ran
+/// before it. The last batch may be short.
+pub fn epoch_batches(order: Order, n: usize, batch: usize, seed: u64, epoch: u64) -> Vec<Vec<i64>> {
+    let idx: Vec<i64> = match order {
+        Order::File => (0..n as i64).collect(),
+        Order::Shuffled => SplitMix64::new(derive(seed, Stream::DataOrder, epoch)).permutation(n),
+    };
+    idx.chunks(batch.max(1)).map(<[i64]>::to_vec).collect()
+}
+
 /// Load the config's data set, preprocess it, hold out the validation images (the last
-/// `validation` of the training set) and apply the `train_images` / `test_images` limits.
+/// `validation` of the training set; none under the paper protocol) and apply the
+/// `train_images` / `test_images` limits (the first images, in file order).
 pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<Splits> {
     let data: Dataset = match cfg.dataset {
         DataSource::Cifar10 => {
@@ -48,7 +65,7 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
             cifar::load_dir(&data_dir.join("cifar-100"), cifar::Variant::Cifar100)?
         }
         DataSource::SyntheticCifar => synthetic::cifar_like(
-            cfg.train_images.unwrap_or(2000) + cfg.validation,
+            cfg.train_images.unwrap_or(2000) + cfg.validation_images(),
             cfg.test_images.unwrap_or(500),
             10,
             0,
@@ -56,22 +73,27 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
     };
     let data = cifar::preprocess(data, cfg.preprocess).to_device(device);
     let n = data.n_train();
-    let v = cfg.validation as i64;
-    if v < 1 || v >= n {
+    let v = cfg.validation_images() as i64;
+    if cfg.protocol == Protocol::Validation && v >= n {
         bail!(
-            "validation is {v}, but it must be at least 1 and fewer than the {n} training \
-             images found: lower `validation` (or add training batches)"
+            "validation is {v}, but it must be fewer than the {n} training images found: \
+             lower `validation` (or add training batches)"
         );
     }
     let n_fit = cfg.train_images.map_or(n - v, |t| (t as i64).min(n - v));
     let n_test = cfg
         .test_images
         .map_or(data.n_test(), |t| (t as i64).min(data.n_test()));
+    let val = (v > 0).then(|| {
+        (
+            data.train_x.narrow(0, n - v, v),
+            data.train_y.narrow(0, n - v, v),
+        )
+    });
     Ok(Splits {
         train_x: data.train_x.narrow(0, 0, n_fit),
         train_y: data.train_y.narrow(0, 0, n_fit),
-        val_x: data.train_x.narrow(0, n - v, v),
-        val_y: data.train_y.narrow(0, n - v, v),
+        val,
         test_x: data.test_x.narrow(0, 0, n_test),
         test_y: data.test_y.narrow(0, 0, n_test),
         classes: data.classes,
@@ -176,6 +198,7 @@ fn train_run(
     let n = s[0];
     let batch = run.spec.batch.min(n);
     let steps_per_epoch = (n + batch - 1) / batch;
+    let order = cfg.data_order();
     let epochs = run.spec.epochs;
     let progress = Progress::new(
         format!("{}/{}", cfg.experiment, run.name),
@@ -185,11 +208,15 @@ fn train_run(
     let mut iteration = 0u64;
     let mut diverged_at = None;
     let (mut test_acc, mut val_acc, mut train_losses) = (Vec::new(), Vec::new(), Vec::new());
+    let n_probe = n.min(ANGLE_BATCH);
+    let (probe_x, probe_y) = (
+        data.train_x.narrow(0, 0, n_probe),
+        data.train_y.narrow(0, 0, n_probe),
+    );
     for epoch in 1..=epochs {
-        let perm = Tensor::randperm(n, (Kind::Int64, device));
         let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
-        for b in 0..steps_per_epoch {
-            let idx = perm.narrow(0, b * batch, batch.min(n - b * batch));
+        for idx in epoch_batches(order, n as usize, batch as usize, run.seed, epoch as u64) {
+            let idx = Tensor::from_slice(&idx).to_device(device); // [T]
             let x = data.train_x.index_select(0, &idx); // [T, 3, 32, 32]
             let y = data.train_y.index_select(0, &idx); // [T]
             loss_sum += learner.step(&x, &y);
@@ -199,12 +226,11 @@ fn train_run(
         let train_loss = loss_sum.double_value(&[]) / n as f64;
         let (test_loss, test_accuracy) =
             evaluate(&learner.net, &data.test_x, &data.test_y, EVAL_BATCH);
-        let (_, val_accuracy) = evaluate(&learner.net, &data.val_x, &data.val_y, EVAL_BATCH);
-        let n_probe = data.val_x.size()[0].min(ANGLE_BATCH);
-        let angles = learner.gradient_angles(
-            &data.val_x.narrow(0, 0, n_probe),
-            &data.val_y.narrow(0, 0, n_probe),
-        );
+        let val_accuracy = data
+            .val
+            .as_ref()
+            .map(|(vx, vy)| evaluate(&learner.net, vx, vy, EVAL_BATCH).1);
+        let angles = learner.gradient_angles(&probe_x, &probe_y);
         for (l, angle) in angles.iter().enumerate() {
             metrics.row(iteration, "angle", Some(l + 1), *angle)?;
         }
@@ -212,18 +238,21 @@ fn train_run(
         metrics.row(iteration, "train_loss", None, train_loss)?;
         metrics.row(iteration, "test_loss", None, test_loss)?;
         metrics.row(iteration, "test_accuracy", None, test_accuracy)?;
-        metrics.row(iteration, "val_accuracy", None, val_accuracy)?;
+        if let Some(v) = val_accuracy {
+            metrics.row(iteration, "val_accuracy", None, v)?;
+        }
         let per_epoch = start.elapsed().as_secs_f64() / epoch as f64;
+        let val_note = val_accuracy.map_or(String::new(), |v| format!(", val_accuracy {v:.4}"));
         progress.epoch(format!(
             "epoch {epoch}/{epochs}: train_loss {train_loss:.4}, test_accuracy \
-             {test_accuracy:.4}, val_accuracy {val_accuracy:.4}, {per_epoch:.1} s/epoch"
+             {test_accuracy:.4}{val_note}, {per_epoch:.1} s/epoch"
         ));
         if !train_loss.is_finite() || !test_loss.is_finite() {
             diverged_at = Some(iteration);
             break;
         }
         test_acc.push(test_accuracy);
-        val_acc.push(val_accuracy);
+        val_acc.push(val_accuracy.unwrap_or(f64::NAN));
         train_losses.push(train_loss);
     }
     progress.finish();
@@ -232,15 +261,21 @@ fn train_run(
 
     let mut results = BTreeMap::new();
     if let (Some(&last), Some(&loss)) = (test_acc.last(), train_losses.last()) {
-        let best = (0..val_acc.len())
-            .max_by(|&i, &j| val_acc[i].total_cmp(&val_acc[j]))
-            .unwrap_or(0);
-        results.insert(
-            "max_test_accuracy".into(),
-            test_acc.iter().copied().fold(f64::MIN, f64::max),
-        );
-        results.insert("test_accuracy_at_best_val".into(), test_acc[best]);
-        results.insert("best_val_accuracy".into(), val_acc[best]);
+        match cfg.protocol {
+            Protocol::Paper => {
+                results.insert(
+                    "max_test_accuracy".into(),
+                    test_acc.iter().copied().fold(f64::MIN, f64::max),
+                );
+            }
+            Protocol::Validation => {
+                // The first epoch with the highest validation accuracy.
+                let best =
+                    (0..val_acc.len()).fold(0, |b, i| if val_acc[i] > val_acc[b] { i } else { b });
+                results.insert("test_accuracy_at_best_val".into(), test_acc[best]);
+                results.insert("best_val_accuracy".into(), val_acc[best]);
+            }
+        }
         results.insert("final_test_accuracy".into(), last);
         results.insert("final_train_loss".into(), loss);
         results.insert("seconds_per_epoch".into(), seconds / test_acc.len() as f64);
