@@ -99,6 +99,10 @@ pub struct CnnConfig {
     pub test_images: Option<usize>,
     #[serde(default = "per_image")]
     pub preprocess: Preprocess,
+    /// Checkpoint every this many steps (default: about every 10 minutes); see
+    /// [`crate::cnn::train::run_experiment_with`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
     pub seeds: Vec<u64>,
     pub network: NetworkSpec,
     pub rules: BTreeMap<Rule, RuleSpec>,
@@ -172,6 +176,9 @@ impl CnnConfig {
                     bail!("validation must be positive with protocol validation");
                 }
             }
+        }
+        if self.checkpoint_every == Some(0) {
+            bail!("checkpoint_every must be positive when given");
         }
         if self.train_images == Some(0) || self.test_images == Some(0) {
             bail!("train_images and test_images must be positive when given");
