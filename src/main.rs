@@ -242,7 +242,10 @@ fn run_config(path: &Path, run: &RunArgs) -> Result<usize> {
                     path.display()
                 );
             }
-            Ok(cnn::run_experiment(value, false, run.device, run.out, &data_dir)?.len())
+            Ok(cnn::train::run_experiment_with(
+                value, false, run.device, run.out, &data_dir, run.fresh,
+            )?
+            .len())
         }
         other => bail!(
             "{}: kind '{other}' is unknown; use mlp or cnn",
@@ -271,7 +274,9 @@ const FIGURES: [(&str, &[&str]); 5] = [
             "table1-cifar10",
             "table1-cifar100",
             "table1-cifar10-official",
+            "table1-cifar10-official-val",
             "table1-cifar100-official",
+            "table1-cifar100-official-val",
         ],
     ),
 ];

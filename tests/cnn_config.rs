@@ -1,11 +1,13 @@
 //! `kind: cnn` configs: quick merge, validation errors that name the field, shipped files.
-use credit_assign::cnn::config::CnnConfig;
+use credit_assign::cnn::config::{CnnConfig, Order, Protocol};
+use credit_assign::cnn::net::{Activation, FeedbackInit, PoolPadding, WeightInit};
 use credit_assign::cnn::rules::Rule;
 
 const BASE: &str = r#"
 kind: cnn
 experiment: t
 dataset: synthetic-cifar
+protocol: validation
 seeds: [1, 2]
 network:
   activation: tanh
@@ -108,28 +110,112 @@ fn bad_values_are_named_with_their_field() {
 }
 
 #[test]
-fn shipped_table1_configs_parse_with_five_seeds_and_quick_blocks() {
+fn protocol_fields_that_contradict_it_are_named() {
+    let paper = BASE.replace("protocol: validation", "protocol: paper");
+    let c = parse(&paper, false).unwrap();
+    assert_eq!((c.validation_images(), c.data_order()), (0, Order::File));
+    let e = err(&paper.replace("seeds: [1, 2]", "validation: 100\nseeds: [1, 2]"));
+    assert!(e.contains("validation") && e.contains("paper"), "{e}");
+    let e = err(&paper.replace("seeds: [1, 2]", "order: shuffled\nseeds: [1, 2]"));
+    assert!(e.contains("order") && e.contains("paper"), "{e}");
+    let e = err(&BASE.replace("protocol: validation\n", ""));
+    assert!(e.contains("protocol"), "{e}");
+    let v = parse(BASE, false).unwrap();
+    assert_eq!(
+        (v.validation_images(), v.data_order()),
+        (5000, Order::Shuffled)
+    );
+    let e = err(&BASE.replace("beta: 8.32e-6}", "beta: 8.32e-6, fixed_d_blocks: [3]}"));
+    assert!(e.contains("rules.np_dfa.fixed_d_blocks"), "{e}");
+    let e = err(&BASE.replace("epochs: 100}", "epochs: 100, fixed_d_blocks: [1]}"));
+    assert!(e.contains("rules.bp.fixed_d_blocks"), "{e}");
+}
+
+fn shipped(name: &str) -> (CnnConfig, CnnConfig) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
-    let names = [
-        "table1-cifar10.yaml",
-        "table1-cifar100.yaml",
-        "table1-cifar10-official.yaml",
-        "table1-cifar100-official.yaml",
-    ];
-    for name in names {
-        let text = std::fs::read_to_string(dir.join(name)).unwrap();
-        let full = parse(&text, false).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        assert_eq!(full.seeds.len(), 5, "{name}");
-        assert_eq!(full.rules.len(), 3, "{name}");
-        assert_eq!(full.validation, 5000, "{name}");
-        let quick = parse(&text, true).unwrap_or_else(|e| panic!("{name} --quick: {e:#}"));
-        assert!(quick.experiment.ends_with("-quick"));
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    let full = parse(&text, false).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let quick = parse(&text, true).unwrap_or_else(|e| panic!("{name} --quick: {e:#}"));
+    assert!(quick.experiment.ends_with("-quick"));
+    assert_eq!(full.seeds.len(), 5, "{name}");
+    assert_eq!(full.rules.len(), 3, "{name}");
+    (full, quick)
+}
+
+#[test]
+fn shipped_text_configs_keep_their_init_pooling_and_validation_split() {
+    for name in ["table1-cifar10.yaml", "table1-cifar100.yaml"] {
+        let (full, _) = shipped(name);
+        assert_eq!(full.protocol, Protocol::Validation, "{name}");
+        assert_eq!(full.validation_images(), 5000, "{name}");
+        assert_eq!(full.network.init, WeightInit::KernelFanIn, "{name}");
+        assert_eq!(
+            full.network.feedback_init,
+            FeedbackInit::SqrtClasses,
+            "{name}"
+        );
+        assert_eq!(full.network.pool_padding, PoolPadding::Symmetric, "{name}");
         let np = &full.rules[&Rule::NpDfa];
         assert_eq!(
             (np.sigma, np.beta, np.batch),
-            (Some(0.067), Some(8.32e-6), 128),
+            (Some(0.067), Some(8.32e-6), 128)
+        );
+    }
+}
+
+#[test]
+fn shipped_official_configs_follow_the_code_in_both_protocols() {
+    for (name, protocol, validation) in [
+        ("table1-cifar10-official.yaml", Protocol::Paper, 0),
+        (
+            "table1-cifar10-official-val.yaml",
+            Protocol::Validation,
+            5000,
+        ),
+        ("table1-cifar100-official.yaml", Protocol::Paper, 0),
+        (
+            "table1-cifar100-official-val.yaml",
+            Protocol::Validation,
+            5000,
+        ),
+    ] {
+        let (full, quick) = shipped(name);
+        assert_eq!(full.protocol, protocol, "{name}");
+        assert_eq!(quick.protocol, protocol, "{name}");
+        assert_eq!(full.validation_images(), validation, "{name}");
+        assert_eq!(full.data_order(), Order::File, "{name}");
+        assert_eq!(full.train_images, None, "{name}: all training images");
+        assert_eq!(
+            full.network.feedback_init,
+            FeedbackInit::SqrtUnits,
             "{name}"
         );
+        assert_eq!(full.network.pool_padding, PoolPadding::TfSame, "{name}");
+        let np = &full.rules[&Rule::NpDfa];
+        if name.contains("cifar100") {
+            assert_eq!(full.network.init, WeightInit::GlorotUniform, "{name}");
+            assert_eq!(full.network.activation, Activation::Relu, "{name}");
+            assert_eq!(full.network.bias_init, 0.0, "{name}");
+            assert_eq!(
+                (np.lr, np.adam_eps, np.batch, np.epochs, np.sigma),
+                (1e-4, 1e-5, 64, 100, Some(0.1)),
+                "{name}"
+            );
+            assert_eq!(
+                np.fixed_d_blocks,
+                Some(vec![4]),
+                "{name}: fc1's D is not learned"
+            );
+        } else {
+            assert_eq!(full.network.init, WeightInit::InputFanIn, "{name}");
+            assert_eq!(full.network.activation, Activation::Tanh, "{name}");
+            assert_eq!(
+                (np.sigma, np.beta, np.batch, np.epochs),
+                (Some(0.067), Some(8.32e-6), 128, 200),
+                "{name}"
+            );
+            assert_eq!(np.fixed_d_blocks, None, "{name}");
+        }
         assert_eq!(full.rules[&Rule::Bp].epochs, 100, "{name}");
     }
 }

@@ -10,6 +10,9 @@ fn small_net(seed: i64) -> Net {
     let spec = NetworkSpec {
         activation: Activation::Tanh,
         bias_init: 0.1,
+        init: Default::default(),
+        feedback_init: Default::default(),
+        pool_padding: Default::default(),
         blocks: vec![
             BlockSpec::Conv(ConvSpec {
                 channels: 4,
@@ -203,10 +206,14 @@ fn gradient_angle_is_zero_where_d_is_exact_and_not_where_it_is_random() {
         sigma: None,
         np_loss: None,
         shared_dropout_mask: None,
+        fixed_d_blocks: None,
     };
     let blocks = NetworkSpec {
         activation: Activation::Tanh,
         bias_init: 0.1,
+        init: Default::default(),
+        feedback_init: Default::default(),
+        pool_padding: Default::default(),
         blocks: vec![
             BlockSpec::Conv(ConvSpec {
                 channels: 4,

@@ -102,6 +102,8 @@ fn mean_and_standard_error_over_seeds_by_hand() {
     close(angle.stats.mean, 5.0);
     close(angle.stats.se, 1.0);
     assert_eq!(angle.stats.n, 2);
+    assert_eq!(angle.stats.nonfinite, 1, "the NaN is counted, not dropped");
+    assert_eq!(bp.stats.nonfinite, 0);
 
     // np σ=0.1: the diverged seed is left out and counted; one value has no s.e.
     let np = find(&rows, "np sigma=0.1", "test_error", None, 100);
@@ -116,9 +118,17 @@ fn mean_and_standard_error_over_seeds_by_hand() {
     );
 
     let text = fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("condition,metric,layer,iteration,mean,se,n,diverged\n"));
+    assert!(text.starts_with("condition,metric,layer,iteration,mean,se,n,n_nonfinite,diverged\n"));
+    let angle_line = text
+        .lines()
+        .find(|l| l.starts_with("bp,angle,1,0,"))
+        .unwrap();
     assert!(
-        text.contains("\nnp sigma=0.1,test_error,,100,0.2,,1,1\n"),
+        angle_line.ends_with(",2,1,0"),
+        "n = 2, n_nonfinite = 1 (the NaN), diverged = 0: {angle_line}"
+    );
+    assert!(
+        text.contains("\nnp sigma=0.1,test_error,,100,0.2,,1,0,1\n"),
         "one value must leave se blank:\n{text}"
     );
 }
@@ -153,4 +163,22 @@ fn bad_input_is_an_error_that_names_the_file() {
     run(&exp, "fa-0", "ten,test_error,,0.9\n");
     let err = format!("{:#}", aggregate(&exp).unwrap_err());
     assert!(err.contains("line 2") && err.contains("iteration"), "{err}");
+}
+
+#[test]
+fn an_aggregate_with_old_columns_is_rewritten() {
+    let exp = fresh("fig2-oldcols");
+    write_experiment(&exp);
+    aggregate(&exp).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // newer than every input, but written before n_nonfinite existed
+    fs::write(
+        exp.join("aggregate.csv"),
+        "condition,metric,layer,iteration,mean,se,n,diverged\nfa,test_error,,100,9,,1,0\n",
+    )
+    .unwrap();
+    plot(&exp).unwrap();
+    let rows = read_aggregate(&exp.join("aggregate.csv")).unwrap();
+    close(find(&rows, "fa", "test_error", None, 100).stats.mean, 0.06);
+    assert_eq!(find(&rows, "bp", "angle", Some(1), 0).stats.nonfinite, 1);
 }

@@ -141,3 +141,144 @@ fn report_over_every_figure_links_its_images() {
         assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
     }
 }
+
+/// Like [`experiment`], with each run's metrics.csv and config.yaml given per run.
+fn experiment_with(root: &Path, name: &str, columns: &str, rows: &[(&str, &str, &str)]) {
+    let exp = root.join(name);
+    fs::create_dir_all(&exp).unwrap();
+    let mut summary = format!(
+        "experiment,run,rule,condition,seed,status,diverged_at,iterations,seconds,device,{columns}\n"
+    );
+    for (row, metrics, config) in rows {
+        summary.push_str(&format!("{name},{row}\n"));
+        let run = row.split(',').next().unwrap();
+        fs::create_dir_all(exp.join(run)).unwrap();
+        let metrics = format!("iteration,metric,layer,value\n{metrics}");
+        fs::write(exp.join(run).join("metrics.csv"), metrics).unwrap();
+        fs::write(exp.join(run).join("config.yaml"), config).unwrap();
+    }
+    fs::write(exp.join("summary.csv"), summary).unwrap();
+}
+
+#[test]
+fn fig2_shows_the_noisy_column_and_flags_the_text_config() {
+    let root = fresh("report_fig2_noisy");
+    let ridge = "runs:\n- rule: np\n  solver: ridge\n";
+    let sgd = "runs:\n- rule: np\n  solver: sgd\n";
+    let noisy = |clean: f64, noisy: f64| {
+        format!("1000,test_error,,{clean}\n1000,test_error_noisy,,{noisy}\n")
+    };
+    let (a, b) = (noisy(0.036, 0.150), noisy(0.038, 0.170));
+    experiment_with(
+        &root,
+        "fig2-official-hand",
+        "sigma,final_test_error",
+        &[
+            (
+                "a,np,np sigma=0.1,0,completed,,1000,1.0,cpu,0.1,0.036",
+                &a,
+                ridge,
+            ),
+            (
+                "b,np,np sigma=0.1,1,completed,,1000,1.0,cpu,0.1,0.038",
+                &b,
+                ridge,
+            ),
+            (
+                "c,bp,bp,0,completed,,1000,1.0,cpu,,0.03",
+                "1000,test_error,,0.03\n",
+                "",
+            ),
+        ],
+    );
+    let one = noisy(0.05, 0.2);
+    experiment_with(
+        &root,
+        "fig2-hand",
+        "sigma,final_test_error",
+        &[
+            (
+                "a,np,np sigma=0.1,0,completed,,1000,1.0,cpu,0.1,0.05",
+                &one,
+                sgd,
+            ),
+            (
+                "b,fa,fa,0,completed,,1000,1.0,cpu,,NaN",
+                "1000,test_error,,NaN\n",
+                "",
+            ),
+        ],
+    );
+    let entries = [
+        entry("fig2-official-hand", false),
+        entry("fig2-hand", false),
+    ];
+    let md = fs::read_to_string(write_report(&root, &entries).unwrap()).unwrap();
+    let (official, text) = md.split_at(md.find("`fig2-hand`\n\n").unwrap());
+    // clean 3.70 ± 0.10, noisy 16.00 ± 1.00, paper 15.9: the noisy column is like-for-like.
+    for line in [
+        "| condition | ours: final test error (%) | paper (%) | ours − paper (pp) | ours: noisy output (%) | noisy − paper (pp) |",
+        "| np σ=0.1 | 3.70 ± 0.10 (n=2) | 15.90 | -12.20 (-76.7%) | 16.00 ± 1.00 (n=2) | +0.10 |",
+        "| bp | 3.00 (n=1) | 2.65 | +0.35 (+13.2%) | — | — |",
+        "like-for-like",
+    ] {
+        assert!(official.contains(line), "fig2-official lacks `{line}`:\n{official}");
+    }
+    assert!(!official.contains("Text config against"), "{official}");
+    for line in [
+        "**Text config against the code's numbers:**",
+        "ridge",
+        "| np σ=0.1 | 5.00 (n=1) | 15.90 |",
+        // the NaN of fa's only run is counted, not dropped silently
+        "| fa | — (n=0, 1 non-finite) | 4.28 | — |",
+    ] {
+        assert!(text.contains(line), "fig2 (text) lacks `{line}`:\n{text}");
+    }
+}
+
+#[test]
+fn table1_says_which_protocol_its_rows_carry_and_which_network_bp_trained() {
+    let root = fresh("report_table1_protocols");
+    let bp_cfg = "network:\n  activation: tanh\n  bias_init: 0.1\n  init: input_fan_in\n";
+    let m = "1,test_accuracy,,0.5\n";
+    experiment_with(
+        &root,
+        "table1-cifar10-paper",
+        "final_test_accuracy,max_test_accuracy",
+        &[
+            ("a,bp,bp,1,completed,,50,9.0,cpu,0.70,0.78", m, bp_cfg),
+            ("b,np_dfa,np_dfa,1,completed,,50,9.0,cpu,0.70,0.74", m, ""),
+        ],
+    );
+    experiment_with(
+        &root,
+        "table1-cifar10-val",
+        "final_test_accuracy,test_accuracy_at_best_val,best_val_accuracy",
+        &[("a,bp,bp,1,completed,,50,9.0,cpu,0.70,0.72,0.73", m, bp_cfg)],
+    );
+    let entries = [
+        entry("table1-cifar10-paper", false),
+        entry("table1-cifar10-val", false),
+    ];
+    let md = fs::read_to_string(write_report(&root, &entries).unwrap()).unwrap();
+    let (paper, val) = md.split_at(md.find("`table1-cifar10-val`\n\n").unwrap());
+    for line in [
+        "Protocol: paper",
+        "| bp | 78.00 (n=1) | 77 | +1.00 | — | 70.00 |",
+        "| np_dfa | 74.00 (n=1) | 75 | -1.00 | — | 70.00 |",
+        "BP here trains the same network as DFA and NP (activation tanh, init input_fan_in, bias 0.1)",
+    ] {
+        assert!(paper.contains(line), "paper protocol lacks `{line}`:\n{paper}");
+    }
+    for line in [
+        "Protocol: validation",
+        "not the paper's metric",
+        "| bp | — (n=0) | 77 | — | 72.00 | 70.00 |",
+    ] {
+        assert!(
+            val.contains(line),
+            "validation protocol lacks `{line}`:\n{val}"
+        );
+    }
+    assert!(!md.contains("Both metrics in one row"), "{md}");
+}

@@ -44,6 +44,7 @@ pub fn bench(device: Device, steps: usize) -> Result<Vec<BenchRow>> {
             sigma: np.then_some(0.067),
             np_loss: None,
             shared_dropout_mask: None,
+            fixed_d_blocks: None,
         };
         tch::manual_seed(0);
         let mut learner = Learner::new(&network, [3, 32, 32], 10, rule, &spec, device)?;

@@ -21,6 +21,29 @@ pub enum DataSource {
     SyntheticCifar,
 }
 
+/// How the training data is split and ordered, and which accuracy a run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// The paper's figure: every training image in file order every epoch, no validation
+    /// split; the run reports `max_test_accuracy` (the maximum over epochs).
+    Paper,
+    /// The honest figure: the last `validation` training images are held out; the run
+    /// reports `test_accuracy_at_best_val` (the test accuracy of the epoch with the best
+    /// validation accuracy).
+    Validation,
+}
+
+/// The order of the training images within an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// File order, every epoch (the authors' code).
+    File,
+    /// A fresh permutation each epoch, a function of (seed, epoch) alone.
+    Shuffled,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
@@ -42,6 +65,10 @@ pub struct RuleSpec {
     /// np_dfa: reuse the clean pass's dropout mask in the noisy pass (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_dropout_mask: Option<bool>,
+    /// np_dfa: blocks (1-based, as `layer` in metrics.csv) whose D is not learned but stays
+    /// at its random init (the authors' CIFAR-100 script leaves fc1's out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_d_blocks: Option<Vec<usize>>,
 }
 
 fn adam_eps() -> f64 {
@@ -54,9 +81,16 @@ pub struct CnnConfig {
     pub kind: String,
     pub experiment: String,
     pub dataset: DataSource,
-    /// Images held out of the end of the training set for model selection.
-    #[serde(default = "validation")]
-    pub validation: usize,
+    /// `paper` or `validation` (required: it decides which accuracy the rows carry).
+    pub protocol: Protocol,
+    /// `validation` protocol: images held out of the end of the training set for model
+    /// selection (default 5000). Not allowed with `protocol: paper`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<usize>,
+    /// Order of the training images: `file` (default for `paper`, the only one allowed
+    /// there) or `shuffled` (default for `validation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
     /// Train on only the first N of the remaining training images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_images: Option<usize>,
@@ -65,14 +99,17 @@ pub struct CnnConfig {
     pub test_images: Option<usize>,
     #[serde(default = "per_image")]
     pub preprocess: Preprocess,
+    /// Checkpoint every this many steps (default: about every 10 minutes); see
+    /// [`crate::cnn::train::run_experiment_with`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
     pub seeds: Vec<u64>,
     pub network: NetworkSpec,
     pub rules: BTreeMap<Rule, RuleSpec>,
 }
 
-fn validation() -> usize {
-    5000
-}
+/// Default held-out images of the `validation` protocol.
+pub const DEFAULT_VALIDATION: usize = 5000;
 
 fn per_image() -> Preprocess {
     Preprocess::PerImage
@@ -119,6 +156,30 @@ impl CnnConfig {
         if seeds.len() != self.seeds.len() {
             bail!("seeds {:?} repeats a seed", self.seeds);
         }
+        match self.protocol {
+            Protocol::Paper => {
+                if self.validation.is_some() {
+                    bail!(
+                        "validation is set, but protocol is paper (every training image, no \
+                         split): remove `validation`, or use `protocol: validation`"
+                    );
+                }
+                if self.order == Some(Order::Shuffled) {
+                    bail!(
+                        "order is shuffled, but protocol paper trains in file order: remove \
+                         `order`, or use `protocol: validation`"
+                    );
+                }
+            }
+            Protocol::Validation => {
+                if self.validation == Some(0) {
+                    bail!("validation must be positive with protocol validation");
+                }
+            }
+        }
+        if self.checkpoint_every == Some(0) {
+            bail!("checkpoint_every must be positive when given");
+        }
         if self.train_images == Some(0) || self.test_images == Some(0) {
             bail!("train_images and test_images must be positive when given");
         }
@@ -153,12 +214,22 @@ impl CnnConfig {
                     }
                     _ => bail!("{at} needs sigma (noise std) and beta (step size for D)"),
                 }
+                let blocks = self.network.blocks.len();
+                for &l in s.fixed_d_blocks.iter().flatten() {
+                    if l == 0 || l > blocks {
+                        bail!(
+                            "{at}.fixed_d_blocks has {l}: blocks are numbered 1..={blocks} \
+                             (1 = first hidden block)"
+                        );
+                    }
+                }
             } else {
                 let np_only = [
                     ("sigma", s.sigma.is_some()),
                     ("beta", s.beta.is_some()),
                     ("np_loss", s.np_loss.is_some()),
                     ("shared_dropout_mask", s.shared_dropout_mask.is_some()),
+                    ("fixed_d_blocks", s.fixed_d_blocks.is_some()),
                 ];
                 if let Some((name, _)) = np_only.iter().find(|(_, set)| *set) {
                     bail!("{at}.{name} applies only to np_dfa: remove it");
@@ -166,6 +237,23 @@ impl CnnConfig {
             }
         }
         Ok(())
+    }
+
+    /// Held-out validation images: 0 for `paper`, else `validation` (default 5000).
+    pub fn validation_images(&self) -> usize {
+        match self.protocol {
+            Protocol::Paper => 0,
+            Protocol::Validation => self.validation.unwrap_or(DEFAULT_VALIDATION),
+        }
+    }
+
+    /// The order of training images: `file` for `paper`; `order` (default `shuffled`) for
+    /// `validation`.
+    pub fn data_order(&self) -> Order {
+        match self.protocol {
+            Protocol::Paper => Order::File,
+            Protocol::Validation => self.order.unwrap_or(Order::Shuffled),
+        }
     }
 
     /// Every rule × seed, named `<rule>-seed<seed>`.

@@ -1,9 +1,10 @@
 //! A network, its optimiser and (for dfa / np_dfa) its feedback matrices: one training step.
 use super::config::RuleSpec;
 use super::net::{Net, NetworkSpec};
-use super::rules::{bp_gradients, direct_gradients, init_d, lambda_hat, update_d, Rule};
+use super::rules::{bp_gradients, direct_gradients, init_d, lambda_hat, update_d_except, Rule};
+use crate::optim::{Optimizer, OptimizerKind};
 use anyhow::Result;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 pub struct Learner {
     pub rule: Rule,
@@ -11,7 +12,10 @@ pub struct Learner {
     pub net: Net,
     /// `D^l`, `[D_l, classes]` per hidden block; empty for bp.
     pub d: Vec<Tensor>,
-    opt: nn::Optimizer,
+    /// The trainable variables, in creation order (what Adam steps, and checkpoints name).
+    params: Vec<Tensor>,
+    /// Adam on W ([`crate::optim`], PyTorch's update; its state can be checkpointed).
+    opt: Optimizer,
 }
 
 impl Learner {
@@ -25,38 +29,76 @@ impl Learner {
         device: Device,
     ) -> Result<Learner> {
         let net = Net::new(network, input, classes, device)?;
-        let adam = nn::Adam {
-            eps: spec.adam_eps,
-            ..Default::default()
-        };
-        let opt = adam.build(&net.vs, spec.lr)?;
+        let params = net.vs.trainable_variables();
+        let lr = Tensor::from(spec.lr).to_device(device);
+        let opt = Optimizer::new(OptimizerKind::Adam, lr, &params, spec.adam_eps);
         let d = match rule {
             Rule::Bp => Vec::new(),
-            Rule::Dfa | Rule::NpDfa => init_d(&net.feedback_sizes(), classes, Kind::Float, device),
+            Rule::Dfa | Rule::NpDfa => init_d(
+                &net.feedback_sizes(),
+                classes,
+                network.feedback_init,
+                Kind::Float,
+                device,
+            ),
         };
         Ok(Learner {
             rule,
             spec: spec.clone(),
             net,
             d,
+            params,
             opt,
         })
+    }
+
+    /// An Adam step on every variable from its gradient.
+    fn adam_step(&mut self) {
+        let grads: Vec<Tensor> = self.params.iter().map(Tensor::grad).collect();
+        let deltas = tch::no_grad(|| self.opt.delta(&grads));
+        tch::no_grad(|| {
+            for (p, d) in self.params.iter_mut().zip(&deltas) {
+                *p += d;
+            }
+        });
+    }
+
+    /// Every tensor of the learner's state, named: weights, D, Adam's moments and step count.
+    pub fn state_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        let mut out: Vec<(String, &mut Tensor)> = Vec::new();
+        for (i, p) in self.params.iter_mut().enumerate() {
+            out.push((format!("w.{i}"), p));
+        }
+        for (i, d) in self.d.iter_mut().enumerate() {
+            out.push((format!("d.{i}"), d));
+        }
+        out.extend(self.opt.state_mut());
+        out
+    }
+
+    /// Adam's step count (for checkpoints).
+    pub fn adam_steps(&self) -> i64 {
+        self.opt.steps()
+    }
+
+    pub fn set_adam_steps(&mut self, t: i64) {
+        self.opt.set_steps(t);
     }
 
     /// One step on batch `x` `[T, 3, H, W]`, `y` `[T]`: gradients by the rule, an Adam step
     /// on W, and for np_dfa an SGD step on D. Returns the clean pass's loss (cross-entropy
     /// summed over the batch), detached and on the device.
     pub fn step(&mut self, x: &Tensor, y: &Tensor) -> Tensor {
-        self.opt.zero_grad();
+        zero_grads(&self.net);
         match self.rule {
             Rule::Bp => {
                 let loss = bp_gradients(&self.net, x, y, true);
-                self.opt.step();
+                self.adam_step();
                 loss
             }
             Rule::Dfa => {
                 let s = direct_gradients(&self.net, x, y, &self.d, true);
-                self.opt.step();
+                self.adam_step();
                 s.loss
             }
             Rule::NpDfa => {
@@ -73,12 +115,13 @@ impl Learner {
                     self.spec.shared_dropout_mask.unwrap_or(false),
                     true,
                 );
-                self.opt.step();
-                update_d(
+                self.adam_step();
+                update_d_except(
                     &mut self.d,
                     &s.e,
                     &lambda_hat,
                     self.spec.beta.unwrap_or_default(),
+                    self.spec.fixed_d_blocks.as_deref().unwrap_or_default(),
                 );
                 s.loss
             }

@@ -10,8 +10,19 @@
 //! the block's **feedback point**: direct feedback `D^l` maps the output error there, and
 //! node perturbation adds its noise there.
 //!
-//! Init (code): `w ~ U(−1/sqrt(fan_in), +1/sqrt(fan_in))` with fan_in = in_channels·k·k
-//! (conv) or in_features (fully connected), and every bias (output layer too) = `bias_init`.
+//! Init (`network.init`, docs/CNN.md): every weight `w ~ U(−a, a)`, with
+//! - `kernel_fan_in` (default): a = 1/sqrt(C_in·k·k) for conv, 1/sqrt(in_features) for fc;
+//! - `input_fan_in` (the authors' CIFAR-10 code): a = 1/sqrt(H_in·W_in·C_in) for conv, the
+//!   layer's whole input, and 1/sqrt(in_features) for fc;
+//! - `glorot_uniform` (their CIFAR-100 code): a = sqrt(6/(fan_in + fan_out)), with
+//!   fan_in = C_in·k·k and fan_out = C_out·k·k for conv (Keras), in/out features for fc;
+//!
+//! and every bias (output layer too) = `bias_init`. `network.feedback_init` sets the direct
+//! feedback D^l of a block with D_l output units: `sqrt_classes` (default) U(±1/sqrt(C)),
+//! `sqrt_units` (code) U(±1/sqrt(D_l)). `network.pool_padding`: `symmetric` (default) pads
+//! 1 on every side of the 3×3/2 max-pool; `tf_same` pads as TF "SAME" does, the total
+//! `max((out−1)·2 + 3 − in, 0)` split with the smaller half before (0 before, 1 after for
+//! even sizes). Padding never wins the max (−inf).
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -47,6 +58,73 @@ fn yes() -> bool {
     true
 }
 
+/// How the weights are drawn (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightInit {
+    /// U(±1/sqrt(C_in·k·k)) conv, U(±1/sqrt(fan_in)) fc.
+    #[default]
+    KernelFanIn,
+    /// U(±1/sqrt(H_in·W_in·C_in)) conv, U(±1/sqrt(fan_in)) fc (the authors' CIFAR-10 code).
+    InputFanIn,
+    /// U(±sqrt(6/(fan_in+fan_out))), Keras's fans (the authors' CIFAR-100 code).
+    GlorotUniform,
+}
+
+/// How the direct feedback matrices D^l (`[D_l, classes]`) are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackInit {
+    /// U(±1/sqrt(classes)).
+    #[default]
+    SqrtClasses,
+    /// U(±1/sqrt(D_l)), D_l the block's output units (the authors' code).
+    SqrtUnits,
+}
+
+/// Padding of the 3×3, stride-2 max-pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolPadding {
+    /// 1 on every side (libtorch's `padding = 1`).
+    #[default]
+    Symmetric,
+    /// TF "SAME": total `max((out−1)·2 + 3 − in, 0)`, the smaller half before.
+    TfSame,
+}
+
+/// Pool kernel and stride.
+pub const POOL_KERNEL: i64 = 3;
+pub const POOL_STRIDE: i64 = 2;
+
+/// 3×3/2 max-pool of `z` (`[T, C, H, W]`) with `padding`. Padded cells are −inf, so they
+/// never win the max; both schemes give `ceil(H/2)` × `ceil(W/2)`.
+pub fn max_pool(z: &Tensor, padding: PoolPadding) -> Tensor {
+    let k = POOL_KERNEL;
+    let s = POOL_STRIDE;
+    match padding {
+        PoolPadding::Symmetric => z.max_pool2d([k, k], [s, s], [1, 1], [1, 1], false),
+        PoolPadding::TfSame => {
+            let size = z.size();
+            let (before_h, after_h) = tf_same_pads(size[2], k, s);
+            let (before_w, after_w) = tf_same_pads(size[3], k, s);
+            let padded = z.pad(
+                [before_w, after_w, before_h, after_h],
+                "constant",
+                f64::NEG_INFINITY,
+            );
+            padded.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
+        }
+    }
+}
+
+/// TF "SAME" padding (before, after) of one spatial axis of length `n`.
+pub fn tf_same_pads(n: i64, kernel: i64, stride: i64) -> (i64, i64) {
+    let out = (n + stride - 1) / stride;
+    let total = ((out - 1) * stride + kernel - n).max(0);
+    (total / 2, total - total / 2)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockSpec {
@@ -60,6 +138,15 @@ pub struct NetworkSpec {
     pub activation: Activation,
     #[serde(default = "bias_init")]
     pub bias_init: f64,
+    /// Weight init scheme (default `kernel_fan_in`).
+    #[serde(default)]
+    pub init: WeightInit,
+    /// Direct feedback init (default `sqrt_classes`).
+    #[serde(default)]
+    pub feedback_init: FeedbackInit,
+    /// Max-pool padding (default `symmetric`).
+    #[serde(default)]
+    pub pool_padding: PoolPadding,
     /// Hidden blocks, conv blocks first; the output layer is added after them. Written as
     /// `- conv: {channels: 96, kernel: 5}` or `- fc: {units: 2048, dropout: 0.5}`.
     #[serde(with = "serde_yaml::with::singleton_map_recursive")]
@@ -71,8 +158,9 @@ fn bias_init() -> f64 {
 }
 
 impl NetworkSpec {
-    /// The code's architecture (`table1-*-official`): conv 5×5×96, 5×5×128, 5×5×256, each
-    /// with pooling, then fc 2048, fc 2048 with dropout 0.5; tanh, bias init 0.1.
+    /// The code's architecture (`table1-cifar10-official`): conv 5×5×96, 5×5×128, 5×5×256,
+    /// each with TF "SAME" pooling, then fc 2048, fc 2048 with dropout 0.5; tanh, bias init
+    /// 0.1, `input_fan_in` weights and `sqrt_units` feedback.
     pub fn official() -> NetworkSpec {
         let conv = |channels, kernel| {
             BlockSpec::Conv(ConvSpec {
@@ -91,6 +179,9 @@ impl NetworkSpec {
         NetworkSpec {
             activation: Activation::Tanh,
             bias_init: 0.1,
+            init: WeightInit::InputFanIn,
+            feedback_init: FeedbackInit::SqrtUnits,
+            pool_padding: PoolPadding::TfSame,
             blocks: vec![conv(96, 5), conv(128, 5), conv(256, 5), fc(2048), fc(2048)],
         }
     }
@@ -161,6 +252,7 @@ pub struct Net {
     pub out_b: Tensor, // [classes]
     pub activation: Activation,
     pub classes: i64,
+    pub pool_padding: PoolPadding,
 }
 
 /// Dropout masks of one pass, one per hidden block (`None`: no dropout there).
@@ -189,14 +281,19 @@ impl Net {
                     if shape.len() != 3 {
                         bail!("network.blocks[{l}]: conv after fc");
                     }
-                    let fan_in = shape[0] * c.kernel * c.kernel;
+                    let kk = c.kernel * c.kernel;
+                    let bound = match spec.init {
+                        WeightInit::KernelFanIn => fan_in_bound(shape[0] * kk),
+                        WeightInit::InputFanIn => fan_in_bound(shape.iter().product()),
+                        WeightInit::GlorotUniform => glorot_bound(shape[0] * kk, c.channels * kk),
+                    };
                     let w = p.var(
                         "w",
                         &[c.channels, shape[0], c.kernel, c.kernel],
-                        uni(fan_in),
+                        uniform(bound),
                     );
                     let (h, wd) = if c.pool {
-                        ((shape[1] - 1) / 2 + 1, (shape[2] - 1) / 2 + 1)
+                        ((shape[1] + 1) / 2, (shape[2] + 1) / 2)
                     } else {
                         (shape[1], shape[2])
                     };
@@ -204,7 +301,7 @@ impl Net {
                 }
                 BlockSpec::Fc(f) => {
                     let fan_in: i64 = shape.iter().product();
-                    let w = p.var("w", &[f.units, fan_in], uni(fan_in));
+                    let w = p.var("w", &[f.units, fan_in], fc_init(spec.init, fan_in, f.units));
                     (w, vec![f.units], false, false, f.dropout)
                 }
             };
@@ -221,7 +318,11 @@ impl Net {
             });
         }
         let fan_in: i64 = shape.iter().product();
-        let out_w = root.var("out_w", &[classes, fan_in], uni(fan_in));
+        let out_w = root.var(
+            "out_w",
+            &[classes, fan_in],
+            fc_init(spec.init, fan_in, classes),
+        );
         let out_b = root.var("out_b", &[classes], nn::Init::Const(spec.bias_init));
         Ok(Net {
             vs,
@@ -230,6 +331,7 @@ impl Net {
             out_b,
             activation: spec.activation,
             classes,
+            pool_padding: spec.pool_padding,
         })
     }
 
@@ -255,7 +357,7 @@ impl Net {
             let pad = blk.w.size()[2] / 2;
             let z = x.conv2d(&blk.w, Some(&blk.b), [1, 1], [pad, pad], [1, 1], 1); // [T, C, H, W]
             if blk.pool {
-                z.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false) // [T, C, H/2, W/2]
+                max_pool(&z, self.pool_padding) // [T, C, ceil(H/2), ceil(W/2)]
             } else {
                 z
             }
@@ -342,7 +444,23 @@ impl Net {
     }
 }
 
-fn uni(fan_in: i64) -> nn::Init {
-    let a = 1.0 / (fan_in as f64).sqrt();
+/// 1/sqrt(fan_in).
+pub fn fan_in_bound(fan_in: i64) -> f64 {
+    1.0 / (fan_in as f64).sqrt()
+}
+
+/// sqrt(6/(fan_in + fan_out)).
+pub fn glorot_bound(fan_in: i64, fan_out: i64) -> f64 {
+    (6.0 / (fan_in + fan_out) as f64).sqrt()
+}
+
+fn fc_init(init: WeightInit, fan_in: i64, fan_out: i64) -> nn::Init {
+    match init {
+        WeightInit::KernelFanIn | WeightInit::InputFanIn => uniform(fan_in_bound(fan_in)),
+        WeightInit::GlorotUniform => uniform(glorot_bound(fan_in, fan_out)),
+    }
+}
+
+fn uniform(a: f64) -> nn::Init {
     nn::Init::Uniform { lo: -a, up: a }
 }

@@ -10,7 +10,7 @@
 //! that block only: the blocks run on the detached output of the block below
 //! ([`Net::forward_local`]) and `backward` starts from the injected errors, so no gradient
 //! crosses a block boundary. The output layer gets the true error `E`.
-use super::net::{Local, Masks, Net};
+use super::net::{FeedbackInit, Local, Masks, Net};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -147,8 +147,22 @@ pub fn lambda_hat(
 /// One SGD step on `½‖E Dᵀ − lambda_hat‖²` summed over the batch:
 /// `D ← D − beta (E Dᵀ − lambda_hat)ᵀ E`.
 pub fn update_d(d: &mut [Tensor], e: &Tensor, lambda_hat: &[Tensor], beta: f64) {
+    update_d_except(d, e, lambda_hat, beta, &[]);
+}
+
+/// [`update_d`], leaving the D of the blocks in `fixed` (1-based block numbers) unchanged.
+pub fn update_d_except(
+    d: &mut [Tensor],
+    e: &Tensor,
+    lambda_hat: &[Tensor],
+    beta: f64,
+    fixed: &[usize],
+) {
     tch::no_grad(|| {
-        for (d, lh) in d.iter_mut().zip(lambda_hat) {
+        for (l, (d, lh)) in d.iter_mut().zip(lambda_hat).enumerate() {
+            if fixed.contains(&(l + 1)) {
+                continue;
+            }
             let residual = e.mm(&d.tr()) - lh; // [T, D_l]
             let grad = residual.tr().mm(e); // [D_l, C]
             let _ = d.g_sub_(&(grad * beta));
@@ -156,11 +170,23 @@ pub fn update_d(d: &mut [Tensor], e: &Tensor, lambda_hat: &[Tensor], beta: f64) 
     })
 }
 
-/// Random initial feedback `D^l ~ U(−1/sqrt(C), 1/sqrt(C))`, `[D_l, C]` per block.
-pub fn init_d(sizes: &[i64], classes: i64, kind: Kind, device: Device) -> Vec<Tensor> {
-    let a = 1.0 / (classes as f64).sqrt();
+/// Random initial feedback `[D_l, C]` per block: `U(−1/sqrt(C), 1/sqrt(C))` for
+/// `sqrt_classes`, `U(−1/sqrt(D_l), 1/sqrt(D_l))` for `sqrt_units` (the authors' code).
+pub fn init_d(
+    sizes: &[i64],
+    classes: i64,
+    init: FeedbackInit,
+    kind: Kind,
+    device: Device,
+) -> Vec<Tensor> {
     sizes
         .iter()
-        .map(|&n| (Tensor::rand([n, classes], (kind, device)) * 2.0 - 1.0) * a)
+        .map(|&n| {
+            let a = match init {
+                FeedbackInit::SqrtClasses => 1.0 / (classes as f64).sqrt(),
+                FeedbackInit::SqrtUnits => 1.0 / (n as f64).sqrt(),
+            };
+            (Tensor::rand([n, classes], (kind, device)) * 2.0 - 1.0) * a
+        })
         .collect()
 }

@@ -2,43 +2,66 @@
 //!
 //! Per run, `results/<experiment>/<run>/` gets `config.yaml` (the config narrowed to that
 //! run), `metrics.csv` (per epoch, at the iteration that ends it: `epoch`, `train_loss`,
-//! `test_loss`, `test_accuracy`, `val_accuracy`) and `summary.json`;
-//! `results/<experiment>/summary.csv` has one row per run. Results per run:
-//! `max_test_accuracy` (the paper's metric), `test_accuracy_at_best_val` (the honest one:
-//! the test accuracy of the epoch with the best validation accuracy), `final_test_accuracy`,
-//! `best_val_accuracy`, `final_train_loss`, `seconds_per_epoch`. For dfa and np_dfa,
+//! `test_loss`, `test_accuracy`, and `val_accuracy` under the validation protocol) and
+//! `summary.json`; `results/<experiment>/summary.csv` has one row per run.
+//!
+//! A row carries the accuracy of its protocol only, never both: `protocol: paper` (every
+//! training image in file order, no split) gives `max_test_accuracy`, the paper's metric;
+//! `protocol: validation` gives `test_accuracy_at_best_val` (the test accuracy of the epoch
+//! with the best validation accuracy, the honest figure) and `best_val_accuracy`. Both give
+//! `final_test_accuracy`, `final_train_loss`, `seconds_per_epoch`. For dfa and np_dfa,
 //! metrics.csv also has `angle` per hidden block (layer 1 = first block): the angle in
-//! degrees between the rule's weight gradient and backprop's, on the first 256 validation
-//! images without dropout.
-use super::config::{CnnConfig, DataSource, RunPlan};
+//! degrees between the rule's weight gradient and backprop's, on the first 256 training
+//! images (file order) without dropout.
+use super::config::{CnnConfig, DataSource, Order, Protocol, RunPlan};
 use super::learner::{evaluate, Learner};
+use crate::checkpoint::{self, code_version, Meta};
 use crate::data::{cifar, synthetic, Dataset};
 use crate::output::{write_atomic, write_summary_csv, MetricsWriter, RunSummary, Status};
+use crate::rng::{derive, SplitMix64, Stream};
+use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::time::Duration;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 const EVAL_BATCH: i64 = 500;
-/// Validation images on which the gradient angles are measured.
+/// Without `checkpoint_every`, checkpoint about this often.
+const CHECKPOINT_WALL: Duration = Duration::from_secs(600);
+/// Training images (the first, in file order) on which the gradient angles are measured.
 const ANGLE_BATCH: i64 = 256;
 
 /// Training, validation and test images on the device, preprocessed.
 pub struct Splits {
     pub train_x: Tensor, // [N_train, 3, 32, 32]
     pub train_y: Tensor, // [N_train]
-    pub val_x: Tensor,   // [N_val, 3, 32, 32]
-    pub val_y: Tensor,
+    /// `[N_val, 3, 32, 32]` and `[N_val]`; `None` under the paper protocol.
+    pub val: Option<(Tensor, Tensor)>,
     pub test_x: Tensor, // [N_test, 3, 32, 32]
     pub test_y: Tensor,
     pub classes: i64,
 }
 
+/// The batches of one epoch, as indices into the training images: `file` order is
+/// 0, 1, ..., n−1 every epoch; `shuffled` is a permutation drawn from (seed, epoch) alone
+/// (SplitMix64, not libtorch's generator), so an epoch's order never depends on what ran
+/// before it. The last batch may be short.
+pub fn epoch_batches(order: Order, n: usize, batch: usize, seed: u64, epoch: u64) -> Vec<Vec<i64>> {
+    let idx: Vec<i64> = match order {
+        Order::File => (0..n as i64).collect(),
+        Order::Shuffled => SplitMix64::new(derive(seed, Stream::DataOrder, epoch)).permutation(n),
+    };
+    idx.chunks(batch.max(1)).map(<[i64]>::to_vec).collect()
+}
+
 /// Load the config's data set, preprocess it, hold out the validation images (the last
-/// `validation` of the training set) and apply the `train_images` / `test_images` limits.
+/// `validation` of the training set; none under the paper protocol) and apply the
+/// `train_images` / `test_images` limits (the first images, in file order).
 pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<Splits> {
     let data: Dataset = match cfg.dataset {
         DataSource::Cifar10 => {
@@ -48,7 +71,7 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
             cifar::load_dir(&data_dir.join("cifar-100"), cifar::Variant::Cifar100)?
         }
         DataSource::SyntheticCifar => synthetic::cifar_like(
-            cfg.train_images.unwrap_or(2000) + cfg.validation,
+            cfg.train_images.unwrap_or(2000) + cfg.validation_images(),
             cfg.test_images.unwrap_or(500),
             10,
             0,
@@ -56,22 +79,27 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
     };
     let data = cifar::preprocess(data, cfg.preprocess).to_device(device);
     let n = data.n_train();
-    let v = cfg.validation as i64;
-    if v < 1 || v >= n {
+    let v = cfg.validation_images() as i64;
+    if cfg.protocol == Protocol::Validation && v >= n {
         bail!(
-            "validation is {v}, but it must be at least 1 and fewer than the {n} training \
-             images found: lower `validation` (or add training batches)"
+            "validation is {v}, but it must be fewer than the {n} training images found: \
+             lower `validation` (or add training batches)"
         );
     }
     let n_fit = cfg.train_images.map_or(n - v, |t| (t as i64).min(n - v));
     let n_test = cfg
         .test_images
         .map_or(data.n_test(), |t| (t as i64).min(data.n_test()));
+    let val = (v > 0).then(|| {
+        (
+            data.train_x.narrow(0, n - v, v),
+            data.train_y.narrow(0, n - v, v),
+        )
+    });
     Ok(Splits {
         train_x: data.train_x.narrow(0, 0, n_fit),
         train_y: data.train_y.narrow(0, 0, n_fit),
-        val_x: data.train_x.narrow(0, n - v, v),
-        val_y: data.train_y.narrow(0, n - v, v),
+        val,
         test_x: data.test_x.narrow(0, 0, n_test),
         test_y: data.test_y.narrow(0, 0, n_test),
         classes: data.classes,
@@ -80,6 +108,8 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
 
 /// Run a `kind: cnn` experiment (every rule × seed) and write its results under
 /// `out_root/<experiment>/`. A diverged run is recorded as such and the others go on.
+/// Resumes from checkpoints and skips finished runs of the same config; see
+/// [`run_experiment_with`].
 pub fn run_experiment(
     cfg: serde_yaml::Value,
     quick: bool,
@@ -87,17 +117,54 @@ pub fn run_experiment(
     out_root: &Path,
     data_dir: &Path,
 ) -> Result<Vec<RunSummary>> {
+    run_experiment_with(cfg, quick, device, out_root, data_dir, false)
+}
+
+/// [`run_experiment`]; `fresh` drops checkpoints and retrains finished runs.
+///
+/// Checkpoints (`<experiment>/checkpoints/<run>.json` + safetensors, [`crate::checkpoint`])
+/// hold the weights, D, Adam's state, the epoch's running loss and the loop's position;
+/// they are written every `checkpoint_every` steps (else about every 10 minutes) and on
+/// SIGTERM/SIGINT/SIGUSR1, which then stop the run with [`Checkpointed`] (exit 75). Every
+/// step's randomness (dropout, NP noise) is drawn from (seed, iteration) and the data order
+/// from (seed, epoch), so a resumed run writes the same metrics.csv, byte for byte.
+pub fn run_experiment_with(
+    cfg: serde_yaml::Value,
+    quick: bool,
+    device: Device,
+    out_root: &Path,
+    data_dir: &Path,
+    fresh: bool,
+) -> Result<Vec<RunSummary>> {
     let cfg = CnnConfig::resolve(cfg, quick)?;
     let data = load_splits(&cfg, data_dir, device)?;
     let exp_dir = out_root.join(&cfg.experiment);
     let mut summaries = Vec::new();
     for run in cfg.runs() {
-        let summary = train_run(&cfg, &run, &data, device, &exp_dir)
+        let summary = train_run(&cfg, &run, &data, device, &exp_dir, fresh)
             .with_context(|| format!("run {} of {}", run.name, cfg.experiment))?;
         summaries.push(summary);
         write_summary_csv(&exp_dir.join("summary.csv"), &summaries)?;
     }
     Ok(summaries)
+}
+
+/// The loop's position and results so far, in a checkpoint's JSON.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LoopState {
+    /// The epoch in progress (1-based) and the next batch of it.
+    epoch: usize,
+    batch: usize,
+    metrics_bytes: u64,
+    test_acc: Vec<f64>,
+    /// `None` under the paper protocol.
+    val_acc: Vec<Option<f64>>,
+    train_losses: Vec<f64>,
+}
+
+/// The seed of libtorch's generator for the step at `iteration` (dropout, NP noise).
+fn step_seed(seed: u64, iteration: u64) -> i64 {
+    (derive(seed, Stream::Noise, iteration) >> 1) as i64
 }
 
 fn device_name(device: Device) -> String {
@@ -156,9 +223,26 @@ fn train_run(
     data: &Splits,
     device: Device,
     exp_dir: &Path,
+    fresh: bool,
 ) -> Result<RunSummary> {
     let run_dir = exp_dir.join(&run.name);
-    let text = serde_yaml::to_string(&cfg.for_run(run))?;
+    let ckpt_dir = exp_dir.join("checkpoints");
+    let run_cfg = serde_yaml::to_value(cfg.for_run(run))?;
+    let text = serde_yaml::to_string(&run_cfg)?;
+    let config_hash = crate::config::hash(&run_cfg)?;
+    if fresh {
+        checkpoint::remove(&ckpt_dir, &run.name)?;
+    }
+    let saved = checkpoint::load(&ckpt_dir, &run.name)?;
+    if saved.is_none() && !fresh {
+        // A finished run of the same config is not trained again.
+        let same = std::fs::read_to_string(run_dir.join("config.yaml")).is_ok_and(|t| t == text);
+        if let (true, Ok(json)) = (same, std::fs::read_to_string(run_dir.join("summary.json"))) {
+            if let Ok(summary) = serde_json::from_str::<RunSummary>(&json) {
+                return Ok(summary);
+            }
+        }
+    }
     write_atomic(&run_dir.join("config.yaml"), text.as_bytes())?;
     tch::manual_seed(run.seed as i64);
     let s = data.train_x.size();
@@ -171,40 +255,120 @@ fn train_run(
         &run.spec,
         device,
     )?;
-    let mut metrics = MetricsWriter::create(&run_dir.join("metrics.csv"))?;
+    let metrics_path = run_dir.join("metrics.csv");
+    let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+    let mut iteration = 0u64;
+    let (mut st, mut metrics) = match saved {
+        Some((meta, state)) => {
+            if meta.config_hash != config_hash {
+                bail!(
+                    "the checkpoint in {} was written by another config: rerun with --fresh to \
+                     start over",
+                    ckpt_dir.display()
+                );
+            }
+            tch::no_grad(|| -> Result<()> {
+                for (name, t) in learner.state_mut() {
+                    state.restore(&name, t)?;
+                }
+                state.restore("loss_sum", &mut loss_sum)
+            })?;
+            learner.set_adam_steps(state.int("adam.t")?);
+            let st: LoopState = serde_json::from_value(meta.state)?;
+            iteration = meta.iteration;
+            eprintln!(
+                "{}/{}: resuming at iteration {iteration} (epoch {}, batch {})",
+                cfg.experiment, run.name, st.epoch, st.batch
+            );
+            let metrics = MetricsWriter::resume(&metrics_path, st.metrics_bytes)?;
+            (st, metrics)
+        }
+        None => (
+            LoopState {
+                epoch: 1,
+                ..LoopState::default()
+            },
+            MetricsWriter::create(&metrics_path)?,
+        ),
+    };
 
     let n = s[0];
     let batch = run.spec.batch.min(n);
     let steps_per_epoch = (n + batch - 1) / batch;
+    let order = cfg.data_order();
     let epochs = run.spec.epochs;
     let progress = Progress::new(
         format!("{}/{}", cfg.experiment, run.name),
         epochs as u64 * steps_per_epoch as u64,
     );
     let start = Instant::now();
-    let mut iteration = 0u64;
+    let mut clock = Instant::now();
     let mut diverged_at = None;
-    let (mut test_acc, mut val_acc, mut train_losses) = (Vec::new(), Vec::new(), Vec::new());
-    for epoch in 1..=epochs {
-        let perm = Tensor::randperm(n, (Kind::Int64, device));
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
-        for b in 0..steps_per_epoch {
-            let idx = perm.narrow(0, b * batch, batch.min(n - b * batch));
+    let mut test_acc = std::mem::take(&mut st.test_acc);
+    let mut val_acc: Vec<f64> = st.val_acc.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    let mut train_losses = std::mem::take(&mut st.train_losses);
+    let (first_epoch, first_batch) = (st.epoch, st.batch);
+    let n_probe = n.min(ANGLE_BATCH);
+    let (probe_x, probe_y) = (
+        data.train_x.narrow(0, 0, n_probe),
+        data.train_y.narrow(0, 0, n_probe),
+    );
+    for epoch in first_epoch..=epochs {
+        let skip = if epoch == first_epoch { first_batch } else { 0 };
+        if skip == 0 {
+            loss_sum = Tensor::zeros([], (Kind::Float, device));
+        }
+        let batches = epoch_batches(order, n as usize, batch as usize, run.seed, epoch as u64);
+        for (b, idx) in batches.into_iter().enumerate().skip(skip) {
+            let idx = Tensor::from_slice(&idx).to_device(device); // [T]
             let x = data.train_x.index_select(0, &idx); // [T, 3, 32, 32]
             let y = data.train_y.index_select(0, &idx); // [T]
+            tch::manual_seed(step_seed(run.seed, iteration));
             loss_sum += learner.step(&x, &y);
             iteration += 1;
             progress.step();
+            let signal = signals::received();
+            let due = match cfg.checkpoint_every {
+                Some(every) => iteration.is_multiple_of(every),
+                None => clock.elapsed() >= CHECKPOINT_WALL,
+            };
+            if due || signal.is_some() {
+                let state = LoopState {
+                    epoch,
+                    batch: b + 1,
+                    metrics_bytes: metrics.flushed_len()?,
+                    test_acc: test_acc.clone(),
+                    val_acc: val_acc
+                        .iter()
+                        .map(|v: &f64| v.is_finite().then_some(*v))
+                        .collect(),
+                    train_losses: train_losses.clone(),
+                };
+                save_checkpoint(
+                    &ckpt_dir,
+                    &run.name,
+                    &mut learner,
+                    &loss_sum,
+                    iteration,
+                    &config_hash,
+                    &state,
+                )?;
+                clock = Instant::now();
+                if let Some(signal) = signal {
+                    progress.finish();
+                    return Err(Checkpointed { iteration, signal }.into());
+                }
+            }
         }
+
         let train_loss = loss_sum.double_value(&[]) / n as f64;
         let (test_loss, test_accuracy) =
             evaluate(&learner.net, &data.test_x, &data.test_y, EVAL_BATCH);
-        let (_, val_accuracy) = evaluate(&learner.net, &data.val_x, &data.val_y, EVAL_BATCH);
-        let n_probe = data.val_x.size()[0].min(ANGLE_BATCH);
-        let angles = learner.gradient_angles(
-            &data.val_x.narrow(0, 0, n_probe),
-            &data.val_y.narrow(0, 0, n_probe),
-        );
+        let val_accuracy = data
+            .val
+            .as_ref()
+            .map(|(vx, vy)| evaluate(&learner.net, vx, vy, EVAL_BATCH).1);
+        let angles = learner.gradient_angles(&probe_x, &probe_y);
         for (l, angle) in angles.iter().enumerate() {
             metrics.row(iteration, "angle", Some(l + 1), *angle)?;
         }
@@ -212,35 +376,45 @@ fn train_run(
         metrics.row(iteration, "train_loss", None, train_loss)?;
         metrics.row(iteration, "test_loss", None, test_loss)?;
         metrics.row(iteration, "test_accuracy", None, test_accuracy)?;
-        metrics.row(iteration, "val_accuracy", None, val_accuracy)?;
+        if let Some(v) = val_accuracy {
+            metrics.row(iteration, "val_accuracy", None, v)?;
+        }
         let per_epoch = start.elapsed().as_secs_f64() / epoch as f64;
+        let val_note = val_accuracy.map_or(String::new(), |v| format!(", val_accuracy {v:.4}"));
         progress.epoch(format!(
             "epoch {epoch}/{epochs}: train_loss {train_loss:.4}, test_accuracy \
-             {test_accuracy:.4}, val_accuracy {val_accuracy:.4}, {per_epoch:.1} s/epoch"
+             {test_accuracy:.4}{val_note}, {per_epoch:.1} s/epoch"
         ));
         if !train_loss.is_finite() || !test_loss.is_finite() {
             diverged_at = Some(iteration);
             break;
         }
         test_acc.push(test_accuracy);
-        val_acc.push(val_accuracy);
+        val_acc.push(val_accuracy.unwrap_or(f64::NAN));
         train_losses.push(train_loss);
     }
     progress.finish();
     metrics.finish()?;
+    checkpoint::remove(&ckpt_dir, &run.name)?;
     let seconds = start.elapsed().as_secs_f64();
 
     let mut results = BTreeMap::new();
     if let (Some(&last), Some(&loss)) = (test_acc.last(), train_losses.last()) {
-        let best = (0..val_acc.len())
-            .max_by(|&i, &j| val_acc[i].total_cmp(&val_acc[j]))
-            .unwrap_or(0);
-        results.insert(
-            "max_test_accuracy".into(),
-            test_acc.iter().copied().fold(f64::MIN, f64::max),
-        );
-        results.insert("test_accuracy_at_best_val".into(), test_acc[best]);
-        results.insert("best_val_accuracy".into(), val_acc[best]);
+        match cfg.protocol {
+            Protocol::Paper => {
+                results.insert(
+                    "max_test_accuracy".into(),
+                    test_acc.iter().copied().fold(f64::MIN, f64::max),
+                );
+            }
+            Protocol::Validation => {
+                // The first epoch with the highest validation accuracy.
+                let best =
+                    (0..val_acc.len()).fold(0, |b, i| if val_acc[i] > val_acc[b] { i } else { b });
+                results.insert("test_accuracy_at_best_val".into(), test_acc[best]);
+                results.insert("best_val_accuracy".into(), val_acc[best]);
+            }
+        }
         results.insert("final_test_accuracy".into(), last);
         results.insert("final_train_loss".into(), loss);
         results.insert("seconds_per_epoch".into(), seconds / test_acc.len() as f64);
@@ -274,4 +448,32 @@ fn train_run(
     };
     summary.write_json(&run_dir)?;
     Ok(summary)
+}
+
+/// Write `learner`'s checkpoint (see [`run_experiment_with`]).
+fn save_checkpoint(
+    dir: &Path,
+    name: &str,
+    learner: &mut Learner,
+    loss_sum: &Tensor,
+    iteration: u64,
+    config_hash: &str,
+    state: &LoopState,
+) -> Result<()> {
+    let adam_t = Tensor::from(learner.adam_steps());
+    let mut tensors: Vec<(String, Tensor)> = learner
+        .state_mut()
+        .into_iter()
+        .map(|(k, t)| (k, t.shallow_clone()))
+        .collect();
+    tensors.push(("adam.t".into(), adam_t));
+    tensors.push(("loss_sum".into(), loss_sum.shallow_clone()));
+    let meta = Meta {
+        iteration,
+        config_hash: config_hash.to_string(),
+        code_version: code_version(),
+        state: serde_json::to_value(state)?,
+        tensors: String::new(),
+    };
+    checkpoint::save(dir, name, &tensors, &meta)
 }

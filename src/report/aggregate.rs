@@ -5,7 +5,8 @@
 //! - diverged runs are left out, and the `diverged` column counts how many of the condition's
 //!   runs were left out;
 //! - at each (condition, metric, layer, iteration) the finite values of the remaining runs are
-//!   averaged; `n` counts them, so a NaN logged by a completed run shows as a smaller `n`;
+//!   averaged; `n` counts them, and `n_nonfinite` counts the NaN / ±inf values left out, so
+//!   a NaN logged by a completed run is never dropped silently;
 //! - `se` is the sample standard deviation (n − 1 denominator) over √n, blank when n < 2.
 use super::read::{cell, optional_cell, read_metrics, read_summary, RunRow, Table};
 use crate::output::{fmt_f64, write_atomic};
@@ -22,18 +23,23 @@ pub struct MeanSe {
     pub mean: f64,
     /// NaN when `n` < 2.
     pub se: f64,
+    /// Finite values averaged.
     pub n: usize,
+    /// Non-finite values (NaN, ±inf) left out of `mean` and `se`.
+    pub nonfinite: usize,
 }
 
-/// Mean ± s.e. of the finite values (non-finite ones are not counted in `n`).
+/// Mean ± s.e. of the finite values; the non-finite ones are counted in `nonfinite`, not `n`.
 pub fn mean_se(values: &[f64]) -> MeanSe {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let n = finite.len();
+    let nonfinite = values.len() - n;
     if n == 0 {
         return MeanSe {
             mean: f64::NAN,
             se: f64::NAN,
             n,
+            nonfinite,
         };
     }
     let mean = finite.iter().sum::<f64>() / n as f64;
@@ -43,7 +49,12 @@ pub fn mean_se(values: &[f64]) -> MeanSe {
         let ss: f64 = finite.iter().map(|v| (v - mean).powi(2)).sum();
         (ss / (n - 1) as f64).sqrt() / (n as f64).sqrt()
     };
-    MeanSe { mean, se, n }
+    MeanSe {
+        mean,
+        se,
+        n,
+        nonfinite,
+    }
 }
 
 /// A summary result (e.g. `final_test_error`) of one condition over its completed runs.
@@ -56,12 +67,14 @@ pub struct ResultStats {
 }
 
 /// Mean ± s.e. of `column` × `scale` over the completed runs of `condition` in summary.csv.
+/// A blank cell (the run has no such result) is left out; a NaN or ±inf one is counted in
+/// `nonfinite`.
 pub fn result_stats(runs: &[RunRow], condition: &str, column: &str, scale: f64) -> ResultStats {
     let of_condition: Vec<&RunRow> = runs.iter().filter(|r| r.condition == condition).collect();
     let values: Vec<f64> = of_condition
         .iter()
         .filter(|r| r.completed())
-        .map(|r| r.value(column).map_or(f64::NAN, |v| v * scale))
+        .filter_map(|r| r.value(column).map(|v| v * scale))
         .collect();
     ResultStats {
         stats: mean_se(&values),
@@ -126,6 +139,7 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
                 fmt_f64(s.se)
             },
             s.n.to_string(),
+            s.nonfinite.to_string(),
             diverged.get(condition).copied().unwrap_or(0).to_string(),
         ])?;
     }
@@ -135,13 +149,19 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `exp_dir/aggregate.csv`, rewritten first when it is missing or older than `summary.csv`
-/// or any completed run's `metrics.csv`.
+/// `exp_dir/aggregate.csv`, rewritten first when it is missing, older than `summary.csv`
+/// or any completed run's `metrics.csv`, or written with other columns (an older version).
 pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     let path = exp_dir.join(AGGREGATE_FILE);
     let Some(written) = modified(&path) else {
         return aggregate(exp_dir);
     };
+    let header_now = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.lines().next().map(str::to_string));
+    if header_now.as_deref() != Some(AGGREGATE_COLUMNS.join(",").as_str()) {
+        return aggregate(exp_dir);
+    }
     let mut inputs = vec![exp_dir.join("summary.csv")];
     for run in read_summary(exp_dir)?.iter().filter(|r| r.completed()) {
         inputs.push(exp_dir.join(&run.run).join("metrics.csv"));
@@ -161,7 +181,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
 }
 
 /// The columns of `aggregate.csv`, in order.
-const AGGREGATE_COLUMNS: [&str; 8] = [
+const AGGREGATE_COLUMNS: [&str; 9] = [
     "condition",
     "metric",
     "layer",
@@ -169,6 +189,7 @@ const AGGREGATE_COLUMNS: [&str; 8] = [
     "mean",
     "se",
     "n",
+    "n_nonfinite",
     "diverged",
 ];
 
@@ -176,7 +197,7 @@ const AGGREGATE_COLUMNS: [&str; 8] = [
 pub fn read_aggregate(path: &Path) -> Result<Vec<AggregateRow>> {
     let mut table = Table::open(path)?;
     let cols = AGGREGATE_COLUMNS.map(|c| table.column(c));
-    let mut idx = [0usize; 8];
+    let mut idx = [0usize; 9];
     for (i, c) in cols.into_iter().enumerate() {
         idx[i] = c?;
     }
@@ -194,8 +215,9 @@ pub fn read_aggregate(path: &Path) -> Result<Vec<AggregateRow>> {
                 mean: cell(&p, line, "mean", t(4))?,
                 se: optional_cell(&p, line, "se", t(5))?.unwrap_or(f64::NAN),
                 n: cell(&p, line, "n", t(6))?,
+                nonfinite: cell(&p, line, "n_nonfinite", t(7))?,
             },
-            diverged: cell(&p, line, "diverged", t(7))?,
+            diverged: cell(&p, line, "diverged", t(8))?,
         });
     }
     Ok(rows)
@@ -216,12 +238,12 @@ mod tests {
 
     #[test]
     fn one_value_has_no_standard_error_and_nan_is_not_counted() {
-        let s = mean_se(&[5.0, f64::NAN]);
-        assert_eq!(s.n, 1);
+        let s = mean_se(&[5.0, f64::NAN, f64::INFINITY]);
+        assert_eq!((s.n, s.nonfinite), (1, 2));
         assert_eq!(s.mean, 5.0);
         assert!(s.se.is_nan());
         let none = mean_se(&[f64::NAN]);
-        assert_eq!(none.n, 0);
+        assert_eq!((none.n, none.nonfinite), (0, 1));
         assert!(none.mean.is_nan());
     }
 }

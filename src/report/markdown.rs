@@ -137,11 +137,11 @@ fn section(root: &Path, e: &ReportEntry) -> Result<String> {
     md.push_str(&figure_links(&exp_dir, &e.experiment)?);
     md.push('\n');
     let table = match figure {
-        Figure::Fig2 => fig2_table(&runs),
+        Figure::Fig2 => fig2_table(&Results::load(&exp_dir)?, &exp_dir),
         Figure::Fig3 => fig3_table(&runs),
         Figure::Fig4 => fig4_table(&Results::load(&exp_dir)?),
         Figure::Theory => theory_table(&Results::load(&exp_dir)?),
-        Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &e.experiment),
+        Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &exp_dir, &e.experiment),
     };
     md.push_str(&table);
     Ok(md)
@@ -209,14 +209,15 @@ fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Rows setting each paper value beside ours (`column` × `scale` from summary.csv), then
-/// rows for our conditions the paper does not have.
+/// rows for our conditions the paper does not have. Each row comes with our condition
+/// (`None` for a paper condition we did not run) and the paper's value, if any.
 fn versus_paper(
     runs: &[RunRow],
     paper_values: &[(&str, f64)],
     column: &str,
     scale: f64,
     decimals: usize,
-) -> Vec<Vec<String>> {
+) -> Vec<(Option<String>, Option<f64>, Vec<String>)> {
     let mut ours: Vec<String> = Vec::new();
     for r in runs {
         if !ours.contains(&r.condition) {
@@ -235,14 +236,22 @@ fn versus_paper(
                 } else {
                     "—".to_string()
                 };
-                vec![display(c), cells(&s), format!("{value:.decimals$}"), diff]
+                (
+                    Some(c.clone()),
+                    Some(*value),
+                    vec![display(c), cells(&s), format!("{value:.decimals$}"), diff],
+                )
             }
-            None => vec![
-                display(label),
-                "not run".to_string(),
-                format!("{value:.decimals$}"),
-                "—".to_string(),
-            ],
+            None => (
+                None,
+                Some(*value),
+                vec![
+                    display(label),
+                    "not run".to_string(),
+                    format!("{value:.decimals$}"),
+                    "—".to_string(),
+                ],
+            ),
         };
         rows.push(row);
     }
@@ -252,38 +261,93 @@ fn versus_paper(
             .any(|(l, _)| paper::same_condition(c, l))
     }) {
         let s = result_stats(runs, c, column, scale);
-        rows.push(vec![display(c), cells(&s), "—".into(), "—".into()]);
+        rows.push((
+            Some(c.clone()),
+            None,
+            vec![display(c), cells(&s), "—".into(), "—".into()],
+        ));
     }
     rows
 }
 
-fn fig2_table(runs: &[RunRow]) -> String {
+fn fig2_table(results: &Results, exp_dir: &Path) -> String {
     let rows = versus_paper(
-        runs,
+        &results.runs,
         &paper::FIG2_FINAL_TEST_ERROR,
         "final_test_error",
         100.0,
         2,
     );
-    let mut md = md_table(
-        &[
-            "condition",
-            "ours: final test error (%)",
-            "paper (%)",
-            "ours − paper (pp)",
-        ],
-        &rows,
-    );
-    let _ = writeln!(
-        md,
-        "\nThe paper's text says \"close to 3%\". {}",
-        paper::FIG2_NOISY_NOTE
-    );
+    let noisy = |c: &Option<String>| {
+        c.as_ref()
+            .and_then(|c| results.final_value(c, "test_error_noisy", None))
+            .filter(|s| s.n > 0)
+    };
+    let any_noisy = rows.iter().any(|(c, _, _)| noisy(c).is_some());
+    let mut header = vec![
+        "condition",
+        "ours: final test error (%)",
+        "paper (%)",
+        "ours − paper (pp)",
+    ];
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(c, paper_value, cells)| {
+            let mut cells = cells.clone();
+            if any_noisy {
+                let n = noisy(c);
+                cells.push(stat_cell(n, 100.0, 2));
+                cells.push(match (n, paper_value) {
+                    (Some(n), Some(p)) => signed(n.mean * 100.0 - p, 2),
+                    _ => "—".to_string(),
+                });
+            }
+            cells
+        })
+        .collect();
+    if any_noisy {
+        header.push("ours: noisy output (%)");
+        header.push("noisy − paper (pp)");
+    }
+    let mut md = md_table(&header, &rows);
+    let _ = writeln!(md, "\nThe paper's text says \"close to 3%\".");
+    if any_noisy {
+        let _ = writeln!(md, "\n{}", paper::FIG2_NOISY_NOTE_WITH_COLUMN);
+    } else {
+        let _ = writeln!(md, "\n{}", paper::FIG2_NOISY_NOTE);
+    }
+    if fitted_b_by_sgd(results, exp_dir) {
+        let _ = writeln!(md, "\n{}", paper::FIG2_SGD_NOTE);
+    }
     md
 }
 
+/// Whether any np run of the experiment fitted B by SGD (`solver: sgd` in its config.yaml),
+/// as `configs/fig2.yaml` (the paper's text) does.
+fn fitted_b_by_sgd(results: &Results, exp_dir: &Path) -> bool {
+    fn has_sgd_solver(v: &serde_yaml::Value) -> bool {
+        match v {
+            serde_yaml::Value::Mapping(m) => m.iter().any(|(k, v)| {
+                (k.as_str() == Some("solver") && v.as_str() == Some("sgd")) || has_sgd_solver(v)
+            }),
+            serde_yaml::Value::Sequence(s) => s.iter().any(has_sgd_solver),
+            _ => false,
+        }
+    }
+    results.runs.iter().filter(|r| r.rule == "np").any(|r| {
+        std::fs::read_to_string(exp_dir.join(&r.run).join("config.yaml"))
+            .ok()
+            .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
+            .is_some_and(|v| has_sgd_solver(&v))
+    })
+}
+
 fn fig3_table(runs: &[RunRow]) -> String {
-    let rows = versus_paper(runs, &paper::FIG3_MIN_TEST_LOSS, "min_test_loss", 1.0, 1);
+    let rows: Vec<Vec<String>> =
+        versus_paper(runs, &paper::FIG3_MIN_TEST_LOSS, "min_test_loss", 1.0, 1)
+            .into_iter()
+            .map(|(_, _, row)| row)
+            .collect();
     let mut md = md_table(
         &["method", "ours: min test loss", "paper", "ours − paper"],
         &rows,
@@ -368,7 +432,7 @@ fn theory_table(results: &Results) -> String {
     md
 }
 
-fn table1_table(results: &Results, experiment: &str) -> String {
+fn table1_table(results: &Results, exp_dir: &Path, experiment: &str) -> String {
     let (dataset, paper_values) = if experiment.contains("cifar100") {
         ("CIFAR-100", paper::TABLE1_CIFAR100)
     } else {
@@ -410,7 +474,35 @@ fn table1_table(results: &Results, experiment: &str) -> String {
             rows.push(row);
         }
     }
+    let carries = |column: &str| {
+        results
+            .runs
+            .iter()
+            .any(|r| r.completed() && r.value(column).is_some())
+    };
+    let (paper_metric, honest_metric) = (
+        carries("max_test_accuracy"),
+        carries("test_accuracy_at_best_val"),
+    );
     let mut md = format!("Dataset: {dataset}.\n\n");
+    md.push_str(match (paper_metric, honest_metric) {
+        (true, false) => {
+            "Protocol: paper (every training image in file order, no validation split). \
+             These rows carry the paper's metric, the maximum test accuracy over epochs; the \
+             honest figure comes from a separate validation-protocol run (`-val` config).\n\n"
+        }
+        (false, true) => {
+            "Protocol: validation (the last training images held out). These rows carry the \
+             test accuracy at the epoch with the best validation accuracy, the honest figure; \
+             it is not the paper's metric, so no difference to the paper is given.\n\n"
+        }
+        (true, true) => {
+            "**Both metrics in one row:** these results were written before the two protocols \
+             were split, so their maximum over epochs comes from a run with a validation \
+             split, not from the paper's protocol. Compare with care.\n\n"
+        }
+        (false, false) => "",
+    });
     md.push_str(&md_table(
         &[
             "rule",
@@ -426,7 +518,35 @@ fn table1_table(results: &Results, experiment: &str) -> String {
         "\nThe paper reports the maximum test accuracy over epochs; the accuracy at the epoch \
          chosen on the 5k validation split is the honest figure.\n",
     );
+    if let Some(note) = bp_network_note(results, exp_dir) {
+        md.push('\n');
+        md.push_str(&note);
+    }
     md
+}
+
+/// What network our bp rows ran in (from a bp run's config.yaml), and what the paper's BP did.
+fn bp_network_note(results: &Results, exp_dir: &Path) -> Option<String> {
+    let run = results.runs.iter().find(|r| r.rule == "bp")?;
+    let text = std::fs::read_to_string(exp_dir.join(&run.run).join("config.yaml")).ok()?;
+    let cfg: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let net = &cfg["network"];
+    let field = |k: &str, default: &str| -> String {
+        match &net[k] {
+            serde_yaml::Value::String(s) => s.clone(),
+            serde_yaml::Value::Number(n) => n.to_string(),
+            _ => default.to_string(),
+        }
+    };
+    Some(format!(
+        "BP here trains the same network as DFA and NP (activation {}, init {}, bias {}), as \
+         in the paper's Table 1, whose BP baseline inherits the NP script's tanh, uniform \
+         init and bias 0.1 on CIFAR-10. The DFA code the paper builds on ran its own BP with \
+         relu, glorot_uniform and Adam ε 1e-4 (docs/CNN.md).\n",
+        field("activation", "?"),
+        field("init", "kernel_fan_in"),
+        field("bias_init", "0.1"),
+    ))
 }
 
 #[cfg(test)]

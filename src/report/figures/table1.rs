@@ -43,13 +43,17 @@ pub fn mean_pm_se(s: &ResultStats, decimals: usize) -> String {
     }
 }
 
-/// `(n=3)`, `(n=2, 1 diverged)`.
+/// `(n=3)`, `(n=2, 1 diverged)`, `(n=2, 1 non-finite)`.
 pub fn count_note(s: &ResultStats) -> String {
+    let mut note = format!("(n={}", s.stats.n);
     if s.diverged > 0 {
-        format!("(n={}, {} diverged)", s.stats.n, s.diverged)
-    } else {
-        format!("(n={})", s.stats.n)
+        note.push_str(&format!(", {} diverged", s.diverged));
     }
+    if s.stats.nonfinite > 0 {
+        note.push_str(&format!(", {} non-finite", s.stats.nonfinite));
+    }
+    note.push(')');
+    note
 }
 
 const HEADER: [&str; 4] = [
