@@ -41,12 +41,9 @@ pub struct Splits {
 /// `validation` of the training set) and apply the `train_images` / `test_images` limits.
 pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<Splits> {
     let data: Dataset = match cfg.dataset {
-        DataSource::Cifar10 => {
-            cifar::load_dir(&data_dir.join("cifar-10"), cifar::Variant::Cifar10)?
-        }
-        DataSource::Cifar100 => {
-            cifar::load_dir(&data_dir.join("cifar-100"), cifar::Variant::Cifar100)?
-        }
+        // crate::data::load checks the md5 first (refuses corrupt files).
+        DataSource::Cifar10 => crate::data::load("cifar10", data_dir, Device::Cpu)?,
+        DataSource::Cifar100 => crate::data::load("cifar100", data_dir, Device::Cpu)?,
         DataSource::SyntheticCifar => synthetic::cifar_like(
             cfg.train_images.unwrap_or(2000) + cfg.validation,
             cfg.test_images.unwrap_or(500),
@@ -63,10 +60,9 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
              images found: lower `validation` (or add training batches)"
         );
     }
-    let n_fit = cfg.train_images.map_or(n - v, |t| (t as i64).min(n - v));
-    let n_test = cfg
-        .test_images
-        .map_or(data.n_test(), |t| (t as i64).min(data.n_test()));
+    cfg.check_sizes(n - v, data.n_test())?;
+    let n_fit = cfg.train_images.map_or(n - v, |t| t as i64);
+    let n_test = cfg.test_images.map_or(data.n_test(), |t| t as i64);
     Ok(Splits {
         train_x: data.train_x.narrow(0, 0, n_fit),
         train_y: data.train_y.narrow(0, 0, n_fit),
