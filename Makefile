@@ -3,7 +3,7 @@ CARGO ?= cargo
 
 .PHONY: setup setup-python test reproduce bench fmt lint
 
-# libtorch (PyPI torch==2.13.0 in a cache venv) and the .libtorch link.
+# libtorch (PyPI torch==2.11.0 in a cache venv) and the .libtorch link.
 setup:
 	./scripts/setup.sh
 
