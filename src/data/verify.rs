@@ -187,6 +187,10 @@ fn write_record(dir: &Path, record: &Record) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(&serde_json::to_vec_pretty(record)?)?;
+    // readable by whoever shares the data folder, like the data (tempfile makes it 0600)
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))?;
     let dest: PathBuf = dir.join(CACHE_FILE);
     tmp.persist(&dest)
         .with_context(|| format!("renaming into {}", dest.display()))?;
