@@ -1,9 +1,9 @@
 # The two commands of the README. Each does its own set-up, idempotently.
 CARGO ?= cargo
 
-.PHONY: setup setup-python test reproduce bench fmt lint
+.PHONY: setup setup-python test reproduce bench fmt lint device-bundle
 
-# libtorch (PyPI torch==2.13.0 in a cache venv) and the .libtorch link.
+# libtorch (PyPI torch==2.11.0 in a cache venv) and the .libtorch link.
 setup:
 	./scripts/setup.sh
 
@@ -20,6 +20,11 @@ reproduce: setup
 
 bench: setup
 	$(CARGO) run --release -- bench
+
+# The stripped binary and gzipped MNIST under dist/, for scripts/device-check.sh on a GPU
+# machine that has torch 2.11.0 but no Rust and no network (docs/PERFORMANCE.md, "CUDA").
+device-bundle:
+	./scripts/device-build.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -55,26 +55,61 @@ pub fn parse_device(s: &str) -> Result<Device> {
 }
 
 fn cuda(n: usize) -> Result<Device> {
-    if !load_cuda() {
+    if let Err(why) = load_cuda_or_why() {
         bail!(
-            "--device cuda:{n}: libtorch_cuda.so could not be loaded (this libtorch has no CUDA, \
-             or its CUDA libraries are missing); use --device cpu or auto"
+            "--device cuda:{n}: no CUDA: libtorch_cuda.so could not be loaded ({why}). This \
+             libtorch has no CUDA, or its CUDA libraries are missing (on a GPU machine, point \
+             LD_LIBRARY_PATH at a CUDA torch's lib folder). Use --device cpu"
         );
     }
-    let count = tch::Cuda::device_count() as usize;
+    let count = tch::Cuda::device_count().max(0) as usize;
+    if count == 0 {
+        if nvidia_driver_present() {
+            bail!(
+                "--device cuda:{n}: no CUDA device found (the NVIDIA driver is there but \
+                 libtorch sees no GPU: check nvidia-smi and CUDA_VISIBLE_DEVICES). Use --device \
+                 cpu"
+            );
+        }
+        bail!(
+            "--device cuda:{n}: no CUDA device found (no NVIDIA driver on this machine). Use \
+             --device cpu"
+        );
+    }
     if n >= count {
-        bail!("--device cuda:{n}: libtorch sees {count} CUDA device(s); use --device cpu or auto");
+        bail!(
+            "--device cuda:{n}: libtorch sees {count} CUDA device(s), cuda:0 to cuda:{}; use \
+             one of them or --device cpu",
+            count - 1
+        );
     }
     Ok(Device::Cuda(n))
 }
 
-/// dlopen libtorch_cuda.so (found through the binary's rpath) so its CUDA hooks register.
+/// dlopen libtorch_cuda.so (found through the binary's rpath or LD_LIBRARY_PATH) so its
+/// CUDA hooks register.
 fn load_cuda() -> bool {
+    load_cuda_or_why().is_ok()
+}
+
+/// [`load_cuda`], with dlerror's reason when it fails.
+fn load_cuda_or_why() -> std::result::Result<(), String> {
     let name = c"libtorch_cuda.so";
     // SAFETY: dlopen with a valid NUL-terminated name; the handle is intentionally leaked so
-    // the library stays loaded for the life of the process.
-    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-    !handle.is_null()
+    // the library stays loaded for the life of the process. dlerror returns NULL or a valid
+    // C string, copied before any other dl call.
+    unsafe {
+        let handle = libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL);
+        if !handle.is_null() {
+            return Ok(());
+        }
+        let err = libc::dlerror();
+        if err.is_null() {
+            Err("dlopen failed".into())
+        } else {
+            Err(std::ffi::CStr::from_ptr(err).to_string_lossy().into_owned())
+        }
+    }
 }
 
 /// Loading the CUDA libraries costs seconds; skip it where no NVIDIA driver is installed.

@@ -92,8 +92,12 @@ enum Command {
 enum DataAction {
     /// Download and verify: mnist, fashion-mnist, cifar10, cifar100.
     Fetch { name: String },
-    /// Say what is present, verified or missing, and how to get it.
-    Check,
+    /// Say what is present, verified or missing, and how to get it. Exits non-zero when a
+    /// data set is incomplete or corrupt, or when one named here is missing.
+    Check {
+        /// Data sets that must be there (e.g. `mnist`); by default none is required.
+        need: Vec<String>,
+    },
 }
 
 fn main() {
@@ -203,8 +207,13 @@ fn real_main() -> Result<()> {
             action: DataAction::Fetch { name },
         } => data::fetch::fetch(&name, &data::default_data_dir())?,
         Command::Data {
-            action: DataAction::Check,
-        } => print!("{}", data::fetch::check(&data::default_data_dir())?),
+            action: DataAction::Check { need },
+        } => {
+            let dir = data::default_data_dir();
+            let rows = data::fetch::status_with(&dir, &data::fetch::FetchSpec::from_env())?;
+            print!("{}", data::fetch::render(&dir, &rows));
+            data::fetch::verdict(&rows, &need)?;
+        }
     }
     Ok(())
 }

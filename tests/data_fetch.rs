@@ -139,7 +139,7 @@ fn mnist_from_mirror_is_verified_placed_and_not_fetched_twice() {
             bytes
         );
     }
-    let d = credit_assign::data::load("mnist", &data, tch::Device::Cpu).unwrap();
+    let d = credit_assign::data::load_with("mnist", &data, tch::Device::Cpu, &spec).unwrap();
     assert_eq!(d.train_x.size(), [6, 784]);
     fetch_with("mnist", &data, &spec).unwrap();
     assert_eq!(
@@ -240,7 +240,8 @@ fn fashion_mnist_is_copied_from_the_debian_folder_or_explained() {
     }
     spec.fashion_system_dir = sys;
     fetch_with("fashion-mnist", &data, &spec).unwrap();
-    let d = credit_assign::data::load("fashion-mnist", &data, tch::Device::Cpu).unwrap();
+    let d =
+        credit_assign::data::load_with("fashion-mnist", &data, tch::Device::Cpu, &spec).unwrap();
     assert_eq!(d.test_x.size(), [3, 784]);
     assert_eq!(d.train_y.int64_value(&[0]), 1);
 }

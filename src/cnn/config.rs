@@ -280,3 +280,33 @@ impl CnnConfig {
         }
     }
 }
+
+impl CnnConfig {
+    /// Refuse sizes larger than the data, as the MLP path does, rather than clamp them:
+    /// `train_images` against the `n_fit` training images left after the validation split,
+    /// `test_images` against `n_test`, and every rule's `batch` against the images trained on.
+    pub fn check_sizes(&self, n_fit: i64, n_test: i64) -> Result<()> {
+        if let Some(t) = self.train_images.filter(|&t| t as i64 > n_fit) {
+            bail!(
+                "train_images is {t}, but the data hold {n_fit} training images once the last \
+                 {} are held out for validation: lower train_images (or validation)",
+                self.validation_images()
+            );
+        }
+        if let Some(t) = self.test_images.filter(|&t| t as i64 > n_test) {
+            bail!("test_images is {t}, but the data hold {n_test} test images: lower test_images");
+        }
+        let trained = self.train_images.map_or(n_fit, |t| t as i64);
+        for (rule, s) in &self.rules {
+            if s.batch > trained {
+                bail!(
+                    "rules.{}.batch is {}, larger than the {trained} training images: lower the \
+                     batch (or raise train_images)",
+                    rule.name(),
+                    s.batch
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -64,12 +64,9 @@ pub fn epoch_batches(order: Order, n: usize, batch: usize, seed: u64, epoch: u64
 /// `train_images` / `test_images` limits (the first images, in file order).
 pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<Splits> {
     let data: Dataset = match cfg.dataset {
-        DataSource::Cifar10 => {
-            cifar::load_dir(&data_dir.join("cifar-10"), cifar::Variant::Cifar10)?
-        }
-        DataSource::Cifar100 => {
-            cifar::load_dir(&data_dir.join("cifar-100"), cifar::Variant::Cifar100)?
-        }
+        // crate::data::load checks the md5 first (refuses corrupt files).
+        DataSource::Cifar10 => crate::data::load("cifar10", data_dir, Device::Cpu)?,
+        DataSource::Cifar100 => crate::data::load("cifar100", data_dir, Device::Cpu)?,
         DataSource::SyntheticCifar => synthetic::cifar_like(
             cfg.train_images.unwrap_or(2000) + cfg.validation_images(),
             cfg.test_images.unwrap_or(500),
@@ -86,10 +83,9 @@ pub fn load_splits(cfg: &CnnConfig, data_dir: &Path, device: Device) -> Result<S
              lower `validation` (or add training batches)"
         );
     }
-    let n_fit = cfg.train_images.map_or(n - v, |t| (t as i64).min(n - v));
-    let n_test = cfg
-        .test_images
-        .map_or(data.n_test(), |t| (t as i64).min(data.n_test()));
+    cfg.check_sizes(n - v, data.n_test())?;
+    let n_fit = cfg.train_images.map_or(n - v, |t| t as i64);
+    let n_test = cfg.test_images.map_or(data.n_test(), |t| t as i64);
     let val = (v > 0).then(|| {
         (
             data.train_x.narrow(0, n - v, v),

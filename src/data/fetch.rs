@@ -56,7 +56,7 @@ pub const DEFAULT_CIFAR_URL: &str = "https://www.cs.toronto.edu/~kriz";
 pub const FASHION_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
 pub const CIFAR10_ARCHIVE: &str = "cifar-10-binary.tar.gz";
 pub const CIFAR100_ARCHIVE: &str = "cifar-100-binary.tar.gz";
-const SUMS: &str = "MD5SUMS";
+pub(crate) const SUMS: &str = "MD5SUMS";
 
 fn files(pairs: [(&str, &str); 4]) -> Vec<FileSpec> {
     pairs
@@ -467,7 +467,7 @@ fn download_file(url: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn md5_file(path: &Path) -> Result<String> {
+pub(crate) fn md5_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Md5::new();
     std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
@@ -476,6 +476,31 @@ fn md5_file(path: &Path) -> Result<String> {
 
 // ---------------------------------------------------------------- check
 
+/// How one data set stands in `credit data check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Every file matches its md5.
+    Verified,
+    /// Present and readable, with nothing to verify against (CIFAR filled by hand).
+    Unverified,
+    /// No file of it is there.
+    Missing,
+    /// Some files are there but one is missing, fails its md5 or cannot be read.
+    Damaged,
+}
+
+/// One data set's row of `credit data check`.
+#[derive(Debug, Clone)]
+pub struct DatasetStatus {
+    /// Name on the command line.
+    pub name: String,
+    pub health: Health,
+    /// What is verified, missing or corrupt.
+    pub state: String,
+    /// The command that fixes it (empty when nothing needs fixing).
+    pub fix: String,
+}
+
 /// A table of what is present, verified or missing per data set, and how to get the rest.
 pub fn check(data_dir: &Path) -> Result<String> {
     check_with(data_dir, &FetchSpec::from_env())
@@ -483,7 +508,14 @@ pub fn check(data_dir: &Path) -> Result<String> {
 
 /// [`check`] against explicit checksums.
 pub fn check_with(data_dir: &Path, spec: &FetchSpec) -> Result<String> {
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    Ok(render(data_dir, &status_with(data_dir, spec)?))
+}
+
+/// Every data set's state, hashing every file. The record of verified files
+/// ([`super::verify::CACHE_FILE`]) of a data set found damaged is removed, so that no run
+/// trusts it.
+pub fn status_with(data_dir: &Path, spec: &FetchSpec) -> Result<Vec<DatasetStatus>> {
+    let mut rows = Vec::new();
     for (name, files) in [
         ("mnist", &spec.mnist_files),
         ("fashion-mnist", &spec.fashion_files),
@@ -494,17 +526,28 @@ pub fn check_with(data_dir: &Path, spec: &FetchSpec) -> Result<String> {
             .iter()
             .filter(|f| mnist::find_file(&dir, f).is_none())
             .collect();
-        let (state, todo) = if bad.is_empty() {
-            ("verified (md5 of all 4 files)".to_string(), String::new())
+        let fix = format!("credit data fetch {name}");
+        let (health, state, fix) = if bad.is_empty() {
+            (
+                Health::Verified,
+                "verified (md5 of all 4 files)".to_string(),
+                String::new(),
+            )
         } else if absent.len() == files.len() {
-            ("missing".to_string(), format!("credit data fetch {name}"))
+            (Health::Missing, "missing".to_string(), fix)
         } else {
             (
+                Health::Damaged,
                 format!("incomplete or corrupt: {}", bad.join(", ")),
-                format!("credit data fetch {name}"),
+                fix,
             )
         };
-        rows.push((name.into(), state, todo));
+        rows.push(DatasetStatus {
+            name: name.into(),
+            health,
+            state,
+            fix,
+        });
     }
     for variant in [Variant::Cifar10, Variant::Cifar100] {
         let name = variant.name();
@@ -516,14 +559,24 @@ pub fn check_with(data_dir: &Path, spec: &FetchSpec) -> Result<String> {
             cifar_archive(variant, spec).0,
             data_dir.display()
         );
-        let (state, todo) = match cifar_verified(&dir) {
+        let has_sums = dir.join(SUMS).is_file();
+        let (health, state, fix) = match cifar_verified(&dir) {
             Ok(_) => (
+                Health::Verified,
                 format!("verified ({train}/{total} train batches + test, md5 from archive)"),
                 String::new(),
             ),
-            Err(_) if train == 0 => ("missing".to_string(), fix),
+            Err(_) if train == 0 && !has_sums && !dir.join(variant.test_file()).exists() => {
+                (Health::Missing, "missing".to_string(), fix)
+            }
+            Err(why) if has_sums => (
+                Health::Damaged,
+                format!("incomplete or corrupt: {why}"),
+                fix,
+            ),
             Err(why) => match super::cifar::load_dir(&dir, variant) {
                 Ok(d) => (
+                    Health::Unverified,
                     format!(
                         "present, not verified ({why}): {train}/{total} train batches + test, \
                          {} + {} images, layout ok",
@@ -532,17 +585,59 @@ pub fn check_with(data_dir: &Path, spec: &FetchSpec) -> Result<String> {
                     ),
                     format!("to verify: {fix}"),
                 ),
-                Err(e) => (format!("unreadable: {e:#}"), fix),
+                Err(e) => (Health::Damaged, format!("unreadable: {e:#}"), fix),
             },
         };
-        rows.push((name.into(), state, todo));
+        rows.push(DatasetStatus {
+            name: name.into(),
+            health,
+            state,
+            fix,
+        });
     }
+    for row in rows.iter().filter(|r| r.health == Health::Damaged) {
+        super::verify::forget(&dataset_dir(&row.name, data_dir)?);
+    }
+    Ok(rows)
+}
+
+/// The table `credit data check` prints.
+pub fn render(data_dir: &Path, rows: &[DatasetStatus]) -> String {
     let mut out = format!("data folder: {}\n", data_dir.display());
-    for (name, state, todo) in rows {
-        writeln!(out, "{name:<14} {state}")?;
-        if !todo.is_empty() {
-            writeln!(out, "{:<14}   get it: {todo}", "")?;
+    for r in rows {
+        let _ = writeln!(out, "{:<14} {}", r.name, r.state);
+        if !r.fix.is_empty() {
+            let _ = writeln!(out, "{:<14}   get it: {}", "", r.fix);
         }
     }
-    Ok(out)
+    out
+}
+
+/// The verdict of `credit data check [NAME...]`: an error naming every data set that is
+/// damaged (incomplete, corrupt or unreadable), or that was named in `need` and is missing,
+/// with the command that fixes each. Data sets never fetched and not named are fine.
+pub fn verdict(rows: &[DatasetStatus], need: &[String]) -> Result<()> {
+    for n in need {
+        if !rows.iter().any(|r| &r.name == n) {
+            dataset_dir(n, Path::new("."))?;
+        }
+    }
+    let failing: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            r.health == Health::Damaged || (r.health == Health::Missing && need.contains(&r.name))
+        })
+        .map(|r| {
+            let what = if r.health == Health::Missing {
+                "missing"
+            } else {
+                "incomplete or corrupt"
+            };
+            format!("{} is {what} (run `credit data fetch {}`)", r.name, r.name)
+        })
+        .collect();
+    if !failing.is_empty() {
+        bail!("data check failed: {}", failing.join("; "));
+    }
+    Ok(())
 }

