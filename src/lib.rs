@@ -1,5 +1,6 @@
 pub mod autoencoder;
 pub mod bench;
+pub mod cluster;
 pub mod cnn;
 pub mod config;
 pub mod data;
