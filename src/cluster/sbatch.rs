@@ -174,7 +174,9 @@ echo "credit-sbatch: shard $shard/{n} of {exp}, job ${{SLURM_JOB_ID:-?}} (array 
 # `scontrol requeue`); the run checkpoints on either and exits {code}.
 child=
 usr1=0
+interrupted=0
 forward() {{
+    interrupted=1
     [ "$1" = USR1 ] && usr1=1
     echo "credit-sbatch: got SIG$1; passing it to credit (pid ${{child:-none}})"
     [ -n "$child" ] && kill -s "$1" "$child" 2>/dev/null
@@ -185,11 +187,12 @@ trap 'forward INT' INT
 
 {run} &
 child=$!
-# A trapped signal ends `wait` early: wait again until credit has exited.
+# A trapped signal ends `wait` early (status > 128): then wait again for credit's own status.
 while :; do
+    interrupted=0
     wait "$child"
     code=$?
-    kill -0 "$child" 2>/dev/null || break
+    [ "$interrupted" = 1 ] && [ "$code" -gt 128 ] || break
 done
 echo "credit-sbatch: credit exited with code $code"
 
