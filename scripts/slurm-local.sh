@@ -289,7 +289,13 @@ do_status() {
 
 case "$cmd" in
 start) do_start ;;
-stop) stop_all "$(state_dir)" ;;
-status) do_status "$(state_dir)" ;;
+stop)
+    d=$(state_dir) || exit 1
+    stop_all "$d"
+    ;;
+status)
+    d=$(state_dir) || exit 1
+    do_status "$d"
+    ;;
 *) usage ;;
 esac
