@@ -133,9 +133,8 @@ do_start() {
     chmod 700 "$dir/munge"
     touch "$dir/$marker"
 
-    local host ports ctl_port d_port mem cpus cluster
+    local host ctl_port d_port mem cpus cluster
     host=$(hostname -s)
-    read -r ctl_port d_port <<<"$(free_ports)"
     mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
     cpus=$(nproc)
     # Letters and digits of the folder's name, lower case (Slurm lowercases cluster names).
@@ -156,7 +155,11 @@ do_start() {
     done
     check_alive "$dir" munged "$dir/log/munged.log" "$dir/log/munged.out"
 
-    cat >"$dir/slurm.conf" <<EOF
+    # Ports free when chosen can be taken before the daemons bind them: retry on a clash.
+    local attempt
+    for attempt in 1 2 3; do
+        read -r ctl_port d_port <<<"$(free_ports)"
+        cat >"$dir/slurm.conf" <<EOF
 # Written by scripts/slurm-local.sh: a one-node cluster for trying credit submit.
 ClusterName=$cluster
 SlurmctldHost=$host(127.0.0.1)
@@ -195,26 +198,36 @@ SlurmdTimeout=60
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
-    echo "export SLURM_CONF=$dir/slurm.conf" >"$dir/env"
+        echo "export SLURM_CONF=$dir/slurm.conf" >"$dir/env"
 
-    start_daemon "$dir" slurmctld "$dir/log/slurmctld.out" "$(find_sbin slurmctld)" -D -i -f "$dir/slurm.conf"
-    for i in $(seq 100); do
-        SLURM_CONF=$dir/slurm.conf scontrol ping 2>/dev/null | grep -q UP && break
-        live_pid "$dir" slurmctld >/dev/null || break
-        sleep 0.2
+        start_daemon "$dir" slurmctld "$dir/log/slurmctld.out" "$(find_sbin slurmctld)" -D -i -f "$dir/slurm.conf"
+        for i in $(seq 100); do
+            SLURM_CONF=$dir/slurm.conf scontrol ping 2>/dev/null | grep -q UP && break
+            live_pid "$dir" slurmctld >/dev/null || break
+            sleep 0.2
+        done
+        local state=
+        if live_pid "$dir" slurmctld >/dev/null; then
+            start_daemon "$dir" slurmd "$dir/log/slurmd.out" "$(find_sbin slurmd)" -D -N "$host" -f "$dir/slurm.conf"
+            for i in $(seq 150); do
+                state=$(SLURM_CONF=$dir/slurm.conf sinfo -h -n "$host" -o %t 2>/dev/null || true)
+                [ "$state" = idle ] && break
+                live_pid "$dir" slurmd >/dev/null && live_pid "$dir" slurmctld >/dev/null || break
+                sleep 0.2
+            done
+        fi
+        if [ "$state" != idle ] && [ "$attempt" -lt 3 ] \
+            && cat "$dir"/log/slurm*.log "$dir"/log/slurm*.out 2>/dev/null | grep -q "Address already in use"; then
+            echo "slurm-local: port $ctl_port or $d_port was taken meanwhile; choosing others" >&2
+            stop_daemons "$dir" slurmd slurmctld >/dev/null
+            for f in "$dir"/log/slurm*; do mv "$f" "$f.clash$attempt"; done
+            rm -rf "$dir/state" && mkdir -p "$dir/state"
+            continue
+        fi
+        break
     done
     check_alive "$dir" slurmctld "$dir/log/slurmctld.log" "$dir/log/slurmctld.out"
-
-    start_daemon "$dir" slurmd "$dir/log/slurmd.out" "$(find_sbin slurmd)" -D -N "$host" -f "$dir/slurm.conf"
-    local state=
-    for i in $(seq 150); do
-        state=$(SLURM_CONF=$dir/slurm.conf sinfo -h -n "$host" -o %t 2>/dev/null || true)
-        [ "$state" = idle ] && break
-        live_pid "$dir" slurmd >/dev/null || break
-        sleep 0.2
-    done
     check_alive "$dir" slurmd "$dir/log/slurmd.log" "$dir/log/slurmd.out"
-    check_alive "$dir" slurmctld "$dir/log/slurmctld.log" "$dir/log/slurmctld.out"
     if [ "$state" != idle ]; then
         echo "slurm-local: node $host is '${state:-unknown}', not idle, after 30 s" >&2
         log_tail "$dir/log/slurmd.log" "$dir/log/slurmctld.log"
@@ -250,7 +263,14 @@ stop_all() {
             done
         fi
     fi
-    for name in slurmd slurmctld munged; do
+    stop_daemons "$dir" slurmd slurmctld munged
+}
+
+# stop_daemons DIR NAME...: TERM (then KILL after 5 s) the recorded, still-ours daemons.
+stop_daemons() {
+    local dir=$1 name pid any=0
+    shift
+    for name in "$@"; do
         if pid=$(live_pid "$dir" "$name"); then
             kill -TERM "$pid" 2>/dev/null || true
             any=1
