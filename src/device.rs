@@ -89,3 +89,13 @@ pub fn synchronize(device: Device) {
         tch::Cuda::synchronize(i as i64);
     }
 }
+
+/// A device as summary.csv names it: `cpu`, `cuda:0`.
+pub fn name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".into(),
+        Device::Vulkan => "vulkan".into(),
+        Device::Cpu => "cpu".into(),
+    }
+}

@@ -1,7 +1,9 @@
 //! `credit`: the command line of credit-assign.
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use credit_assign::{bench, cnn, config, data, device::parse_device, experiment, report};
+use credit_assign::mlp::{self, bench, collect, shard::Shard};
+use credit_assign::signals::{self, Checkpointed, EXIT_CHECKPOINTED};
+use credit_assign::{cnn, config, data, device::parse_device, report};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -33,7 +35,22 @@ enum Command {
         /// Results root.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Start over: discard the experiment's results and checkpoints (with --shard: that
+        /// shard's checkpoints). Without it, rerunning a command resumes where it stopped.
+        #[arg(long)]
+        fresh: bool,
+        /// Run only shard i of N (0-based), e.g. 2/8; `credit collect` gathers the shards.
+        #[arg(long, value_name = "i/N", conflicts_with = "jobs")]
+        shard: Option<Shard>,
+        /// Run the shards as K local processes, then collect.
+        #[arg(long, value_name = "K")]
+        jobs: Option<usize>,
     },
+    /// Check that every run of an experiment folder finished and write its summary.csv,
+    /// aggregate.csv and figures (after sharded runs).
+    Collect { experiment_dir: PathBuf },
+    /// One line per run of an experiment folder: done, running, checkpointed, diverged, missing.
+    Status { experiment_dir: PathBuf },
     /// Run a figure's configs, aggregate over seeds, draw the figures and write results/REPORT.md.
     Reproduce {
         /// fig2, fig3, fig4, table1, theory or all.
@@ -44,6 +61,9 @@ enum Command {
         device: String,
         #[arg(long, default_value = "results")]
         out: PathBuf,
+        /// Start every experiment over instead of resuming or reusing finished runs.
+        #[arg(long)]
+        fresh: bool,
     },
     /// Redraw an experiment's figures from its CSVs alone (e.g. results/fig2-quick).
     Plot { results_dir: PathBuf },
@@ -81,6 +101,10 @@ enum DataAction {
 
 fn main() {
     if let Err(e) = real_main() {
+        if let Some(c) = e.downcast_ref::<Checkpointed>() {
+            eprintln!("{c}");
+            std::process::exit(EXIT_CHECKPOINTED);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -100,12 +124,54 @@ fn real_main() -> Result<()> {
             quick,
             device,
             out,
+            fresh,
+            shard,
+            jobs,
         } => {
-            let device = parse_device(&device)?;
-            let n = run_config(&config, quick, device, &out)?;
+            signals::install();
+            let n = match jobs {
+                Some(0) => bail!("--jobs 0: give at least one process"),
+                Some(count) => mlp::jobs::run(&mlp::jobs::Jobs {
+                    config: &config,
+                    quick,
+                    device: &device,
+                    out: &out,
+                    fresh,
+                    count,
+                    threads: cli.threads,
+                })?
+                .len(),
+                None => {
+                    let run = RunArgs {
+                        quick,
+                        device: parse_device(&device)?,
+                        out: &out,
+                        fresh,
+                        shard,
+                    };
+                    run_config(&config, &run)?
+                }
+            };
             eprintln!("{n} runs written under {}", out.display());
             if let Some(peak) = peak_memory_mib() {
                 eprintln!("peak memory (VmHWM): {peak:.0} MiB");
+            }
+        }
+        Command::Collect { experiment_dir } => {
+            let runs = collect::collect(&experiment_dir)?;
+            eprintln!(
+                "{}: {} runs collected into summary.csv and aggregate.csv",
+                experiment_dir.display(),
+                runs.len()
+            );
+            match report::plot(&experiment_dir) {
+                Ok(files) => eprintln!("{} figure files", files.len()),
+                Err(e) => eprintln!("no figure drawn: {e:#}"),
+            }
+        }
+        Command::Status { experiment_dir } => {
+            for (run, state, _) in collect::status(&experiment_dir)? {
+                println!("{run}: {state}");
             }
         }
         Command::Reproduce {
@@ -113,7 +179,18 @@ fn real_main() -> Result<()> {
             quick,
             device,
             out,
-        } => reproduce(&what, quick, parse_device(&device)?, &out)?,
+            fresh,
+        } => {
+            signals::install();
+            let run = RunArgs {
+                quick,
+                device: parse_device(&device)?,
+                out: &out,
+                fresh,
+                shard: None,
+            };
+            reproduce(&what, &run)?
+        }
         Command::Plot { results_dir } => {
             for path in report::plot(&results_dir)? {
                 println!("{}", path.display());
@@ -138,22 +215,41 @@ fn real_main() -> Result<()> {
     Ok(())
 }
 
+/// How to run one config.
+struct RunArgs<'a> {
+    quick: bool,
+    device: tch::Device,
+    out: &'a Path,
+    fresh: bool,
+    shard: Option<Shard>,
+}
+
 /// Run one config file of any kind; returns the number of runs.
-fn run_config(path: &Path, quick: bool, device: tch::Device, out: &Path) -> Result<usize> {
-    let value = config::load_value(path, quick)?;
+fn run_config(path: &Path, run: &RunArgs) -> Result<usize> {
+    let value = config::load_value(path, run.quick)?;
     let data_dir = data::default_data_dir();
     match config::kind_of(&value).as_str() {
         "mlp" => {
-            let opts = experiment::RunOptions {
-                quick,
-                device,
-                out_root: out.to_path_buf(),
+            let opts = mlp::RunOptions {
+                quick: run.quick,
+                device: run.device,
+                out_root: run.out.to_path_buf(),
                 data_dir,
+                fresh: run.fresh,
+                shard: run.shard,
             };
-            let exp = config::Experiment::from_value(value, &path.display().to_string())?;
-            Ok(experiment::run_experiment(&exp, &opts)?.1.len())
+            let exp = mlp::Experiment::from_value(value, &path.display().to_string())?;
+            Ok(mlp::run_experiment(&exp, &opts)?.1.len())
         }
-        "cnn" => Ok(cnn::run_experiment(value, false, device, out, &data_dir)?.len()),
+        "cnn" => {
+            if run.shard.is_some() {
+                bail!(
+                    "{}: --shard is for MLP experiments; a CNN experiment runs whole",
+                    path.display()
+                );
+            }
+            Ok(cnn::run_experiment(value, false, run.device, run.out, &data_dir)?.len())
+        }
         other => bail!(
             "{}: kind '{other}' is unknown; use mlp or cnn",
             path.display()
@@ -186,7 +282,8 @@ const FIGURES: [(&str, &[&str]); 5] = [
     ),
 ];
 
-fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result<()> {
+fn reproduce(what: &str, run: &RunArgs) -> Result<()> {
+    let (quick, out) = (run.quick, run.out);
     let chosen: Vec<&(&str, &[&str])> = FIGURES
         .iter()
         .filter(|(f, _)| what == "all" || *f == what)
@@ -207,7 +304,7 @@ fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result
             } else {
                 name.to_string()
             };
-            let skipped = match run_config(&path, quick, device, out) {
+            let skipped = match run_config(&path, run) {
                 Ok(_) => match report::plot(&out.join(&experiment)) {
                     Ok(files) => {
                         eprintln!("{experiment}: {} figure files", files.len());
@@ -218,6 +315,7 @@ fn reproduce(what: &str, quick: bool, device: tch::Device, out: &Path) -> Result
                         Some(format!("figures could not be drawn: {e:#}"))
                     }
                 },
+                Err(e) if e.downcast_ref::<Checkpointed>().is_some() => return Err(e),
                 Err(e) => {
                     let msg = format!("{e:#}");
                     if !msg.contains("credit data fetch") {

@@ -47,6 +47,38 @@ impl Optimizer {
         }
     }
 
+    /// Adam's moments, named for checkpoints (SGD has none).
+    pub fn state_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        match self {
+            Optimizer::Sgd { .. } => Vec::new(),
+            Optimizer::Adam(a) => {
+                let m =
+                    a.m.iter_mut()
+                        .enumerate()
+                        .map(|(i, t)| (format!("adam.m.{i}"), t));
+                let v =
+                    a.v.iter_mut()
+                        .enumerate()
+                        .map(|(i, t)| (format!("adam.v.{i}"), t));
+                m.chain(v).collect()
+            }
+        }
+    }
+
+    /// Adam's step count t (0 for SGD), for checkpoints.
+    pub fn steps(&self) -> i64 {
+        match self {
+            Optimizer::Sgd { .. } => 0,
+            Optimizer::Adam(a) => a.t as i64,
+        }
+    }
+
+    pub fn set_steps(&mut self, t: i64) {
+        if let Optimizer::Adam(a) = self {
+            a.t = t as i32;
+        }
+    }
+
     /// The update ΔW for each parameter, given its gradient.
     pub fn delta(&mut self, grads: &[Tensor]) -> Vec<Tensor> {
         match self {

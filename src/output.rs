@@ -18,7 +18,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
+pub fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     path.with_file_name(name)
@@ -45,6 +45,25 @@ impl MetricsWriter {
         })
     }
 
+    /// Continue a file of an interrupted run: its first `bytes` bytes (everything up to the
+    /// checkpoint) are kept, the rest dropped. A file that was already moved into place goes
+    /// back to `.tmp` first.
+    pub fn resume(path: &Path, bytes: u64) -> Result<Self> {
+        let file = reopen(path, bytes)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: csv::Writer::from_writer(file),
+        })
+    }
+
+    /// Flush, and return the length of the file so far (a checkpoint's resume point).
+    pub fn flushed_len(&mut self) -> Result<u64> {
+        self.out
+            .flush()
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(self.out.get_ref().metadata()?.len())
+    }
+
     pub fn row(
         &mut self,
         iteration: u64,
@@ -69,6 +88,35 @@ impl MetricsWriter {
         let tmp = tmp_path(&self.path);
         fs::rename(&tmp, &self.path).with_context(|| format!("renaming {}", tmp.display()))
     }
+}
+
+/// Open `path`'s `.tmp` (moving a finished `path` back to it first), cut it to `bytes`, and
+/// position at its end for appending.
+pub fn reopen(path: &Path, bytes: u64) -> Result<fs::File> {
+    let tmp = tmp_path(path);
+    if !tmp.exists() && path.exists() {
+        fs::rename(path, &tmp).with_context(|| format!("renaming {}", path.display()))?;
+    }
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(&tmp)
+        .with_context(|| {
+            format!(
+                "{} is missing, but the checkpoint needs it: rerun with --fresh to start over",
+                tmp.display()
+            )
+        })?;
+    let len = file.metadata()?.len();
+    if len < bytes {
+        anyhow::bail!(
+            "{} has {len} bytes, fewer than the {bytes} the checkpoint wrote: rerun with --fresh",
+            tmp.display()
+        );
+    }
+    file.set_len(bytes)?;
+    let mut file = file;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
+    Ok(file)
 }
 
 /// Shortest text that reads back as the same f64 (`NaN`, `inf`, `-inf` for non-finite).

@@ -2,8 +2,9 @@
 //! SG ablation's feedback.
 mod common;
 use common::{experiment, result, run, tmp_dir};
-use credit_assign::autoencoder::{bottleneck_layer, encode};
 use credit_assign::data::synthetic::mnist_like;
+use credit_assign::mlp::autoencoder::{bottleneck_layer, encode};
+use credit_assign::mlp::sweep;
 use credit_assign::nets::mlp::Mlp;
 use credit_assign::output::Status;
 use std::path::Path;
@@ -281,7 +282,7 @@ runs:
   - { name: dae, rule: bp, lr: 0.0001, input_noise: 0.3, seeds: [0, 1, 2, 3] }
 "#,
     );
-    let groups = exp.groups();
+    let groups = sweep::programs(&exp).unwrap();
     let seeds = |g: usize| groups[g].members.iter().map(|m| m.seed).collect::<Vec<_>>();
     assert_eq!(seeds(0), [0, 1]);
     assert_eq!(seeds(1), [0, 1, 2, 3]);
@@ -292,7 +293,7 @@ runs:
             "experiment: x\ntask: autoencode\ndata: {{ dataset: synthetic-mnist }}\nnetwork: {{ sizes: [784, 8, 784], activations: [tanh, relu] }}\ntraining: {{ iterations: 10, batch_size: 8, log_every: 10, eval_every: 10, seeds: [0] }}\nruns:\n  - {{ rule: bp, lr: 0.0001, {bad} }}\n"
         );
         let value: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
-        let err = credit_assign::config::Experiment::from_value(value, "test").expect_err(bad);
+        let err = credit_assign::mlp::Experiment::from_value(value, "test").expect_err(bad);
         let chain = format!("{err:#}");
         assert!(chain.contains("seeds:"), "{bad}: {chain}");
     }
@@ -323,7 +324,8 @@ runs:
 /// give the DAE 10 seeds, and put NP and matched at width 50 only in the official one.
 #[test]
 fn fig3_configs_name_every_condition_with_the_codes_widths() {
-    use credit_assign::config::{load_value, Experiment};
+    use credit_assign::config::load_value;
+    use credit_assign::mlp::Experiment;
     let names = [
         "np",
         "bp",
@@ -342,7 +344,7 @@ fn fig3_configs_name_every_condition_with_the_codes_widths() {
         for quick in [false, true] {
             let value = load_value(&path, quick).unwrap();
             let exp = Experiment::from_value(value, file).unwrap();
-            let groups = exp.groups();
+            let groups = sweep::programs(&exp).unwrap();
             let conditions: Vec<&str> = groups
                 .iter()
                 .map(|g| g.members[0].condition.as_str())

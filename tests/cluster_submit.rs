@@ -17,6 +17,7 @@ training: { iterations: 40, batch_size: 16, log_every: 20, eval_every: 20, seeds
 runs:
   - { rule: bp, lr: 0.05 }
   - { rule: fa, lr: 0.05 }
+  - { rule: np, lr: 0.02, sigma: 0.01, solver: sgd, lr_b: 0.001 }
 quick:
   training: { iterations: 20 }
 "#;
@@ -176,20 +177,47 @@ fn dry_run_writes_the_array_the_collect_job_and_a_frozen_config() {
 }
 
 #[test]
-fn without_gpus_tasks_run_on_the_cpu_with_one_shard_by_default() {
+fn without_gpus_tasks_run_on_the_cpu_with_one_shard_per_program_by_default() {
     let dir = tmp_dir("submit-cpu");
     let cfg = write_config(&dir, "c.yaml", CONFIG);
     let out = dir.join("res");
     let o = credit(&["submit", s(&cfg), "--out", s(&out), "--dry-run"]);
     assert!(o.status.success(), "{:?}", text(&o));
     let array = std::fs::read_to_string(out.join("submit-test/slurm/array.sbatch")).unwrap();
-    assert!(array.lines().any(|l| l == "#SBATCH --array=0-0"), "{array}");
+    // Three rules, their seeds batched: three programs, three shards.
+    assert!(array.lines().any(|l| l == "#SBATCH --array=0-2"), "{array}");
     assert!(
-        array.contains("--shard \"$shard/1\" --device cpu"),
+        array.contains("--shard \"$shard/3\" --device cpu"),
         "{array}"
     );
     assert!(!array.contains("--quick"), "{array}");
     assert!(!array.contains("--partition"), "{array}");
+    assert!(!array.contains("--gpus"), "{array}");
+}
+
+#[test]
+fn more_shards_than_programs_and_fresh_with_dry_run_are_refused() {
+    let dir = tmp_dir("submit-too-many");
+    let cfg = write_config(&dir, "c.yaml", CONFIG);
+    let out = dir.join("res");
+    let o = credit(&[
+        "submit",
+        s(&cfg),
+        "--out",
+        s(&out),
+        "--shards",
+        "4",
+        "--dry-run",
+    ]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("has 3 batched program(s), so at most 3 shard(s)"),
+        "{stderr}"
+    );
+    let o = credit(&["submit", s(&cfg), "--out", s(&out), "--fresh", "--dry-run"]);
+    assert!(text(&o).1.contains("--fresh deletes"), "{:?}", text(&o));
+    assert!(!out.join("submit-test").exists());
 }
 
 #[test]
@@ -298,19 +326,20 @@ fn a_folder_holding_another_config_is_refused_with_the_fields_that_differ() {
         "the refusal changed the folder"
     );
 
-    // --fresh starts over with the new config.
-    let o = credit(&[
-        "submit",
-        s(&other),
+    // The experiment's own record refuses too, when the frozen copy is gone (e.g. the folder
+    // was written by `credit run`).
+    std::fs::remove_dir_all(out.join("submit-test/slurm")).unwrap();
+    let o = credit(&["submit", s(&other), "--out", s(&out), "--dry-run"]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "holds results of another config",
+        "training.iterations",
         "--out",
-        s(&out),
-        "--dry-run",
         "--fresh",
-    ]);
-    assert!(o.status.success(), "{:?}", text(&o));
-    assert!(std::fs::read_to_string(&frozen)
-        .unwrap()
-        .contains("iterations: 80"));
+    ] {
+        assert!(stderr.contains(needle), "no {needle:?} in: {stderr}");
+    }
 }
 
 #[test]
@@ -389,4 +418,31 @@ fn a_real_submission_is_an_array_of_requeueable_shards_and_a_dependent_collect_j
     let jobs = std::fs::read_to_string(out.join("submit-test/slurm/jobs.txt")).unwrap();
     assert_eq!(jobs, format!("array {array} collect {collect} shards 3\n"));
     slurm::slurm_ok("scancel", &[&array, &collect]);
+
+    // Another config into the same folder: refused, then started over with --fresh.
+    let other = write_config(
+        &dir,
+        "other.yaml",
+        &CONFIG.replace("iterations: 40", "iterations: 60"),
+    );
+    let args = ["submit", s(&other), "--out", s(&out), "--sbatch-arg=--hold"];
+    let o = slurm::credit().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let o = slurm::credit().args(args).arg("--fresh").output().unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (array2, collect2) = slurm::submitted_ids(&o);
+    slurm::slurm_ok("scancel", &[&array2, &collect2]);
+    let exp = out.join("submit-test");
+    assert!(std::fs::read_to_string(exp.join("slurm/config.yaml"))
+        .unwrap()
+        .contains("iterations: 60"));
+    assert!(std::fs::read_to_string(exp.join("experiment.yaml"))
+        .unwrap()
+        .contains("iterations: 60"));
+    // The old submission's record went with the folder.
+    let jobs = std::fs::read_to_string(exp.join("slurm/jobs.txt")).unwrap();
+    assert_eq!(
+        jobs,
+        format!("array {array2} collect {collect2} shards 3\n")
+    );
 }

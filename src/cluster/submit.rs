@@ -1,6 +1,6 @@
 //! `credit submit`: freeze the config, write the batch scripts, submit them.
 use super::sbatch::{self, Plan};
-use crate::config;
+use crate::{config, mlp};
 use anyhow::{bail, Context, Result};
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
@@ -62,32 +62,61 @@ pub struct Submitted {
     pub collect_job: Option<String>,
 }
 
-/// The config as the runs will see it: the YAML with `quick:` applied, validated, and the
-/// experiment's name.
-fn resolve(path: &Path, quick: bool) -> Result<(Value, String)> {
+/// The config as the runs will see it.
+struct Resolved {
+    /// The YAML with `quick:` applied.
+    value: Value,
+    experiment: String,
+    /// An MLP experiment and its batched programs (the units that shards divide).
+    mlp: Option<(mlp::Experiment, Vec<mlp::sweep::Group>)>,
+}
+
+/// Load, apply `quick:` and validate, as `credit run` does.
+fn resolve(path: &Path, quick: bool) -> Result<Resolved> {
     let value = config::load_value(path, quick)?;
     let origin = path.display().to_string();
-    match config::kind_of(&value).as_str() {
+    let mlp = match config::kind_of(&value).as_str() {
         "mlp" => {
-            config::Experiment::from_value(value.clone(), &origin)?;
+            let exp = mlp::Experiment::from_value(value.clone(), &origin)?;
+            let programs = mlp::sweep::programs(&exp)?;
+            Some((exp, programs))
         }
         "cnn" => {
             crate::cnn::config::CnnConfig::resolve(value.clone(), false)
                 .with_context(|| format!("{origin}: invalid config"))?;
+            None
         }
         other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
-    }
-    let name = value
+    };
+    let experiment = value
         .get("experiment")
         .and_then(Value::as_str)
         .with_context(|| format!("{origin}: no `experiment:` name"))?
         .to_string();
-    Ok((value, name))
+    Ok(Resolved {
+        value,
+        experiment,
+        mlp,
+    })
 }
 
-/// The shard count when `--shards` is not given.
-fn default_shards(_resolved: &Value) -> usize {
-    1
+/// The shard count: `--shards`, else one per batched program (a CNN experiment runs whole).
+/// Checked against the experiment as `credit run --shard` checks it, so no task fails on it.
+fn shard_count(r: &Resolved, asked: Option<usize>) -> Result<usize> {
+    match &r.mlp {
+        Some((exp, programs)) => {
+            let n = asked.unwrap_or(programs.len());
+            mlp::shard::assign(exp, programs, n)?;
+            Ok(n)
+        }
+        None => match asked {
+            None | Some(1) => Ok(1),
+            Some(n) => bail!(
+                "--shards {n}: {} is a CNN experiment, which runs whole; leave --shards out",
+                r.experiment
+            ),
+        },
+    }
 }
 
 /// Field paths (`training.iterations`, `runs[1].lr`) where two configs differ, with both
@@ -158,13 +187,13 @@ fn check_same_config(frozen: &Path, quick: bool, given: &Value, plan: &Plan) -> 
     if !frozen.exists() {
         return Ok(());
     }
-    let (old, _) = resolve(frozen, quick).with_context(|| {
+    let old = resolve(frozen, quick).with_context(|| {
         format!(
             "{} holds an earlier submission whose config no longer loads",
             plan.exp_dir.display()
         )
     })?;
-    let fields = differing_fields(&old, given);
+    let fields = differing_fields(&old.value, given);
     if fields.is_empty() {
         return Ok(());
     }
@@ -189,6 +218,41 @@ fn check_same_config(frozen: &Path, quick: bool, given: &Value, plan: &Plan) -> 
     )
 }
 
+/// Make the experiment folder this config's, as `credit run` does: its `experiment.yaml`
+/// records the resolved config, and another config's folder is refused (naming the fields
+/// that differ) unless `--fresh`, which starts it over.
+fn claim_folder(r: &Resolved, plan: &Plan, args: &SubmitArgs) -> Result<()> {
+    let exp_dir = &plan.exp_dir;
+    let Some((exp, programs)) = &r.mlp else {
+        // A CNN experiment has no folder record; --fresh removes the folder.
+        if args.fresh && exp_dir.exists() {
+            std::fs::remove_dir_all(exp_dir)
+                .with_context(|| format!("--fresh: removing {}", exp_dir.display()))?;
+        }
+        return Ok(());
+    };
+    let resolved = serde_yaml::to_value(exp)?;
+    // Starting over happens under every program's lock, so no running shard is wiped.
+    let _locks = if args.fresh {
+        programs
+            .iter()
+            .map(|g| {
+                crate::lock::Lock::acquire(
+                    &exp_dir
+                        .join(crate::folder::LOCKS)
+                        .join(format!("{}.lock", g.id())),
+                    &exp.experiment,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    crate::folder::prepare(exp_dir, &resolved, args.fresh, false).map_err(|e| {
+        anyhow::anyhow!("{e:#}\n(credit submit: choose another --out, or pass --fresh)")
+    })
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
@@ -202,6 +266,11 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 }
 
 fn check_args(a: &SubmitArgs) -> Result<()> {
+    if a.fresh && a.dry_run {
+        bail!(
+            "--fresh deletes the experiment's results, which a --dry-run never does; leave one out"
+        );
+    }
     if a.shards == Some(0) {
         bail!("--shards 0: give at least one shard (N ≥ 1)");
     }
@@ -234,8 +303,9 @@ fn check_args(a: &SubmitArgs) -> Result<()> {
 /// Write the frozen config and both scripts; unless `dry_run`, submit them.
 pub fn submit(args: &SubmitArgs, credit: &Path) -> Result<Submitted> {
     check_args(args)?;
-    let (value, experiment) = resolve(&args.config, args.quick)?;
-    let shards = args.shards.unwrap_or_else(|| default_shards(&value));
+    let resolved = resolve(&args.config, args.quick)?;
+    let shards = shard_count(&resolved, args.shards)?;
+    let (value, experiment) = (&resolved.value, resolved.experiment.clone());
     let sbatch_bin = if args.dry_run {
         None
     } else {
@@ -275,12 +345,10 @@ pub fn submit(args: &SubmitArgs, credit: &Path) -> Result<Submitted> {
         sbatch::check_path_for_sbatch(p)?;
     }
 
-    if args.fresh && exp_dir.exists() {
-        std::fs::remove_dir_all(&exp_dir)
-            .with_context(|| format!("--fresh: removing {}", exp_dir.display()))?;
-        eprintln!("--fresh: removed {}", exp_dir.display());
+    if !args.fresh {
+        check_same_config(&plan.config, args.quick, value, &plan)?;
     }
-    check_same_config(&plan.config, args.quick, &value, &plan)?;
+    claim_folder(&resolved, &plan, args)?;
 
     let bytes = std::fs::read(&args.config)
         .with_context(|| format!("reading {}", args.config.display()))?;

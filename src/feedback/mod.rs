@@ -13,6 +13,18 @@ pub enum Solver {
 }
 
 impl Solver {
+    /// The solver's own state (the ridge sums; SGD has none), named for checkpoints.
+    pub fn state_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        match self {
+            Solver::Ridge(acc) => acc
+                .iter_mut()
+                .enumerate()
+                .flat_map(|(k, r)| r.state_mut().map(|(n, t)| (format!("ridge.{k}.{n}"), t)))
+                .collect(),
+            Solver::Sgd { .. } => Vec::new(),
+        }
+    }
+
     /// One fit of feedback matrix k. `b_rows` is a view of the rows being fitted:
     /// [M, rows, n]; r: [M, T, n]; target: [M, T, rows].
     pub fn fit(&mut self, k: usize, b_rows: &mut Tensor, r: &Tensor, target: &Tensor) {

@@ -19,6 +19,11 @@ impl Ridge {
         Self { v, s }
     }
 
+    /// The running sums V and S, for checkpoints.
+    pub fn state_mut(&mut self) -> [(&'static str, &mut Tensor); 2] {
+        [("v", &mut self.v), ("s", &mut self.s)]
+    }
+
     /// Add one batch (r: [M, T, n], target: [M, T, rows]) and return B: [M, rows, n].
     pub fn fit(&mut self, r: &Tensor, target: &Tensor) -> Tensor {
         let r = r.to_kind(Kind::Double);

@@ -102,6 +102,20 @@ impl Feedback {
         }
     }
 
+    /// B (or D) and the solver's state, named for checkpoints.
+    pub fn state_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        let mut out: Vec<(String, &mut Tensor)> = self
+            .b
+            .iter_mut()
+            .enumerate()
+            .map(|(k, b)| (format!("b.{k}"), b))
+            .collect();
+        if let Some(solver) = self.solver.as_mut() {
+            out.extend(solver.state_mut());
+        }
+        out
+    }
+
     /// Ẽ^i for i = 1..N+1 (the last is E^{N+1} itself).
     pub fn errors(&self, net: &Mlp, trace: &Trace, e_out: &Tensor) -> Vec<Tensor> {
         match self.rule.form() {

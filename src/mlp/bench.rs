@@ -1,9 +1,9 @@
 //! `credit bench`: the cost of one training step per rule and member count, measured as ratios
 //! within one run (np against bp; M = 1 against many) and against a large SGEMM's rate.
-use crate::config::Experiment;
+use super::config::Experiment;
+use super::trainer::Trainer;
+use super::{sweep, tasks};
 use crate::device::synchronize;
-use crate::tasks;
-use crate::train::train_group;
 use anyhow::Result;
 use std::path::Path;
 use std::time::Instant;
@@ -61,13 +61,24 @@ pub fn step_flops(sizes: &[i64], batch: i64, rule: &str) -> f64 {
     let down: f64 = (2..=n).map(|i| (sizes[i - 1] * sizes[i]) as f64).sum();
     let grads = forward;
     let mut per_sample = forward + down + grads;
-    if rule == "np" {
-        // The noisy pass from the first perturbed layer up, and the B fits (R Bᵀ, Rᵀ R, λ̂ᵀ R).
-        let noisy: f64 = (2..=n).map(layer).sum();
-        let fit: f64 = (2..=n)
-            .map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64)
-            .sum();
-        per_sample += noisy + fit;
+    let noisy: f64 = (2..=n).map(layer).sum(); // from the first perturbed layer up
+    match rule {
+        "np" => {
+            // The noisy pass and the B fits (R Bᵀ, Rᵀ R, λ̂ᵀ R).
+            let fit: f64 = (2..=n)
+                .map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64)
+                .sum();
+            per_sample += noisy + fit;
+        }
+        "np_dfa" => {
+            // The noisy pass and the D fits: regressor E^{N+1}, one D^i per hidden layer.
+            let out = sizes[n] as f64;
+            let fit: f64 = (1..n)
+                .map(|i| 3.0 * sizes[i] as f64 * out + out * out)
+                .sum();
+            per_sample += noisy + fit;
+        }
+        _ => {}
     }
     2.0 * batch as f64 * per_sample
 }
@@ -88,7 +99,8 @@ pub fn sgemm_gflops(device: Device) -> f64 {
     2.0 * (n * n * n) as f64 * reps as f64 / start.elapsed().as_secs_f64() / 1e9
 }
 
-/// Time `steps` steps of `rule` with M members on synthetic MNIST-shaped data.
+/// Time `steps` steps of `rule` with M members on synthetic MNIST-shaped data:
+/// `Trainer::step` alone, best of three, after one untimed step.
 pub fn time_mlp(
     network: &Network,
     rule: &'static str,
@@ -97,41 +109,43 @@ pub fn time_mlp(
     device: Device,
 ) -> Result<MlpRow> {
     let seeds: Vec<String> = (0..members).map(|s| s.to_string()).collect();
-    let yaml = |iterations: u64| {
-        format!(
-            "experiment: bench\ntask: {}\ndata: {{ dataset: synthetic-mnist, train_size: 4096, test_size: 64 }}\n\
-             network: {{ sizes: {:?}, activations: {} }}\n\
-             training: {{ iterations: {iterations}, batch_size: 32, log_every: {iterations}, eval_every: {iterations}, seeds: [{}] }}\n\
-             runs:\n  - {}\n",
-            network.task,
-            network.sizes,
-            network.activations,
-            seeds.join(", "),
-            run_line(network, rule)
-        )
-    };
-    let out = std::env::temp_dir().join(format!("credit-bench-{}", std::process::id()));
-    let exp = Experiment::from_value(serde_yaml::from_str(&yaml(steps + 2))?, "bench")?;
+    let yaml = format!(
+        "experiment: bench\ntask: {}\ndata: {{ dataset: synthetic-mnist, train_size: 4096, test_size: 64 }}\n\
+         network: {{ sizes: {:?}, activations: {} }}\n\
+         training: {{ iterations: {steps}, batch_size: 32, log_every: {steps}, eval_every: {steps}, seeds: [{}] }}\n\
+         runs:\n  - {}\n",
+        network.task,
+        network.sizes,
+        network.activations,
+        seeds.join(", "),
+        run_line(network, rule)
+    );
+    let exp = Experiment::from_value(serde_yaml::from_str(&yaml)?, "bench")?;
     let data = tasks::load(&exp, Path::new("data"), device)?;
-    crate::progress::set_quiet(true);
-    // Best of three: the steps' own time, without set-up or the logs at the start and end.
+    let group = &sweep::programs(&exp)?[0];
+    let flops = step_flops(network.sizes, 32, rule) * members as f64;
+    crate::device::threads_for(device, flops);
+    let _guard = tch::no_grad_guard();
     let mut secs = f64::INFINITY;
     for _ in 0..3 {
-        for group in exp.groups() {
-            secs = secs.min(train_group(&exp, &group, &data, device, &out)?.step_seconds);
+        let mut trainer = Trainer::new(&exp, group, data.train_len(), device)?;
+        trainer.step(&data, false);
+        synchronize(device);
+        let start = Instant::now();
+        for _ in 0..steps {
+            trainer.step(&data, false);
         }
+        synchronize(device);
+        secs = secs.min(start.elapsed().as_secs_f64());
     }
-    crate::progress::set_quiet(false);
-    let _ = std::fs::remove_dir_all(&out);
-    let timed = steps as f64 + 1.0; // steps 1 ..= steps + 1
-    let steps_per_s = timed / secs.max(1e-9);
+    let steps_per_s = steps as f64 / secs.max(1e-9);
     Ok(MlpRow {
         network: network.name,
         rule,
         members,
         steps_per_s,
         run_steps_per_s: steps_per_s * members as f64,
-        gflops: step_flops(network.sizes, 32, rule) * members as f64 * steps_per_s / 1e9,
+        gflops: flops * steps_per_s / 1e9,
         threads: tch::get_num_threads(),
     })
 }

@@ -1,5 +1,5 @@
 //! The data an MLP experiment trains on, on the device: inputs, targets and labels.
-use crate::config::{Experiment, Task};
+use super::config::{Experiment, Task};
 use crate::rng::{randn, Stream};
 use anyhow::{bail, Result};
 use std::path::Path;

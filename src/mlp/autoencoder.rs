@@ -8,12 +8,13 @@
 //!   the end. The output is clamped to the pixel range [0, 1] (the relu output is unbounded).
 //!
 //! Both are per member and only for members that did not diverge: a member that diverges
-//! leaves neither file (and no `.tmp`; files of an earlier run in its folder are removed). latent.csv is streamed to `latent.csv.tmp` and renamed
-//! into place at the end, so a killed run never leaves a file that looks finished.
-use crate::config::{Experiment, Task};
+//! leaves neither file at the end (and no `.tmp`; files of an earlier run in its folder are
+//! removed). latent.csv is streamed to `latent.csv.tmp` and renamed into place at the end, so
+//! a killed run never leaves a file that looks finished.
+use super::config::{Experiment, Task};
+use super::tasks::TaskData;
 use crate::nets::mlp::{aug, Mlp};
-use crate::output::write_atomic;
-use crate::tasks::TaskData;
+use crate::output::{reopen, write_atomic};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::fs;
@@ -59,6 +60,42 @@ struct LatentFile {
     out: csv::Writer<fs::File>,
 }
 
+impl LatentFile {
+    /// A new latent.csv.tmp with its header; files of an earlier run in the folder go.
+    fn create(dir: &Path, width: i64) -> Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("latent.csv");
+        let tmp = dir.join("latent.csv.tmp");
+        // Files of an earlier run into the same folder would outlive a member that diverges.
+        for stale in [&path, &dir.join("reconstructions.csv")] {
+            match fs::remove_file(stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", stale.display()))
+                }
+                _ => {}
+            }
+        }
+        let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut out = csv::Writer::from_writer(file);
+        let mut header = vec!["iteration".to_string(), "test_index".into(), "label".into()];
+        header.extend((1..=width).map(|k| format!("z{k}")));
+        out.write_record(&header)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        Ok(Self { path, tmp, out })
+    }
+
+    /// The first `bytes` of an interrupted run's latent file, open for appending.
+    fn resume(dir: &Path, bytes: u64) -> Result<Self> {
+        let path = dir.join("latent.csv");
+        let out = csv::Writer::from_writer(reopen(&path, bytes)?);
+        Ok(Self {
+            tmp: dir.join("latent.csv.tmp"),
+            path,
+            out,
+        })
+    }
+}
+
 /// The autoencoder outputs of one group of members.
 pub struct Outputs {
     /// Paper index of the bottleneck layer.
@@ -73,12 +110,14 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// `None` unless the experiment autoencodes. Opens `latent.csv.tmp` in every run folder.
+    /// `None` unless the experiment autoencodes. Opens `latent.csv.tmp` in every run folder:
+    /// a new one, or with `resume` (from [`Outputs::save`]) the checkpointed part of the old.
     pub fn new(
         exp: &Experiment,
         sizes: &[i64],
         data: &TaskData,
         run_dirs: &[PathBuf],
+        resume: Option<&[Option<u64>]>,
     ) -> Result<Option<Self>> {
         if exp.task != Task::Autoencode {
             return Ok(None);
@@ -92,27 +131,14 @@ impl Outputs {
             .context("the autoencoder's latent code and reconstructions need test labels")?;
         let labels = Vec::<i64>::try_from(labels.to_kind(Kind::Int64).to_device(tch::Device::Cpu))?;
         let mut latent = Vec::with_capacity(run_dirs.len());
-        for dir in run_dirs {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            let path = dir.join("latent.csv");
-            let tmp = dir.join("latent.csv.tmp");
-            // Files of an earlier run into the same folder would outlive a member that diverges.
-            for stale in [&path, &dir.join("reconstructions.csv")] {
-                match fs::remove_file(stale) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("removing {}", stale.display()))
-                    }
-                    _ => {}
-                }
-            }
-            let file =
-                fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            let mut out = csv::Writer::from_writer(file);
-            let mut header = vec!["iteration".to_string(), "test_index".into(), "label".into()];
-            header.extend((1..=sizes[b]).map(|k| format!("z{k}")));
-            out.write_record(&header)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            latent.push(Some(LatentFile { path, tmp, out }));
+        for (m, dir) in run_dirs.iter().enumerate() {
+            let file = match resume {
+                Some(saved) => saved[m]
+                    .map(|bytes| LatentFile::resume(dir, bytes))
+                    .transpose()?,
+                None => Some(LatentFile::create(dir, sizes[b])?),
+            };
+            latent.push(file);
         }
         Ok(Some(Self {
             b,
@@ -124,11 +150,27 @@ impl Outputs {
         }))
     }
 
+    /// Flush every latent file and return its length (None: the member diverged), for a
+    /// checkpoint.
+    pub fn save(&mut self) -> Result<Vec<Option<u64>>> {
+        self.latent
+            .iter_mut()
+            .map(|file| {
+                file.as_mut()
+                    .map(|f| -> Result<u64> {
+                        f.out.flush()?;
+                        Ok(f.out.get_ref().metadata()?.len())
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
     /// Call once per step, after that step's evaluation and before its update. `alive[m]`:
     /// member m has not diverged. Writes the latent code when `step` is in `latent_at` or is
     /// the last iteration, and forgets (deletes) the files of members that diverged.
     pub fn step(&mut self, net: &Mlp, data: &TaskData, step: u64, alive: &[bool]) -> Result<()> {
-        self.drop_diverged(alive)?;
+        self.drop_diverged(alive);
         if !(self.latent_at.contains(&step) || step == self.iterations) {
             return Ok(());
         }
@@ -156,7 +198,13 @@ impl Outputs {
     /// After training: move each surviving member's latent.csv into place and write its
     /// reconstructions.csv; members that diverged get neither.
     pub fn finish(mut self, net: &Mlp, data: &TaskData, alive: &[bool]) -> Result<()> {
-        self.drop_diverged(alive)?;
+        self.drop_diverged(alive);
+        for (dir, file) in self.run_dirs.iter().zip(&self.latent) {
+            let tmp = dir.join("latent.csv.tmp");
+            if file.is_none() && tmp.exists() {
+                fs::remove_file(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+            }
+        }
         if self.latent.iter().all(Option::is_none) {
             return Ok(());
         }
@@ -187,17 +235,14 @@ impl Outputs {
         Ok(())
     }
 
-    fn drop_diverged(&mut self, alive: &[bool]) -> Result<()> {
+    /// Stop writing the latent code of members that diverged. Their files are removed in
+    /// `finish`, not here: a checkpoint taken before the divergence still needs them.
+    fn drop_diverged(&mut self, alive: &[bool]) {
         for (slot, &ok) in self.latent.iter_mut().zip(alive) {
             if !ok {
-                if let Some(file) = slot.take() {
-                    drop(file.out);
-                    fs::remove_file(&file.tmp)
-                        .with_context(|| format!("removing {}", file.tmp.display()))?;
-                }
+                slot.take();
             }
         }
-        Ok(())
     }
 
     /// H^b of every test image, clean pass: [M, N_test, n_b] on the CPU.

@@ -1,0 +1,452 @@
+//! The MLP experiment schema (`kind: mlp`) and its validation. Reading the file and the
+//! `quick:` overrides are shared with the CNN (`crate::config`); expanding the runs into
+//! batched programs is `super::sweep`.
+use crate::nets::activation::Activation;
+use crate::optim::OptimizerKind;
+use crate::rules::Rule;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub experiment: String,
+    /// `mlp` (this schema) or `cnn` (Table 1, its own schema).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    pub task: Task,
+    pub data: DataSpec,
+    pub network: NetworkSpec,
+    pub training: TrainingSpec,
+    pub runs: Vec<RunSpec>,
+}
+
+fn default_kind() -> String {
+    "mlp".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// One-hot targets, MSE loss, test error by argmax.
+    Classify,
+    /// Targets are the inputs (Fig. 3).
+    Autoencode,
+    /// Gaussian inputs and a fixed random linear teacher (theory checks).
+    Teacher,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// mnist | fashion-mnist | synthetic-mnist | gaussian
+    pub dataset: String,
+    /// Training images used; the rest of the training file is held out (the code: 55k + 5k).
+    #[serde(default)]
+    pub train_size: Option<usize>,
+    /// Test images used (default: all).
+    #[serde(default)]
+    pub test_size: Option<usize>,
+    /// Seed of the generated data (gaussian, synthetic-mnist).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Layer widths n_0 .. n_{N+1}.
+    pub sizes: Vec<i64>,
+    /// One activation per weight layer: σ_1 .. σ_{N+1}.
+    pub activations: Vec<Activation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    pub iterations: u64,
+    pub batch_size: i64,
+    /// Alignment metrics and train loss every this many iterations.
+    pub log_every: u64,
+    /// Test metrics every this many iterations.
+    pub eval_every: u64,
+    pub seeds: Vec<u64>,
+    /// Also log `test_error_noisy` for np/np_dfa: the error of the noisy output, as the
+    /// authors' code scored Fig. 2 (the clean `test_error` is always logged).
+    #[serde(default)]
+    pub test_error_noisy: bool,
+    /// Iterations at which the autoencoder's latent code is saved (the end always is).
+    #[serde(default)]
+    pub latent_at: Vec<u64>,
+    /// Checkpoint every this many iterations (default: about every 10 minutes of wall time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<u64>,
+    /// At most this many runs per batched program (default: every run of one entry and one
+    /// architecture together). Smaller programs bound memory and give more shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_members: Option<usize>,
+}
+
+/// A number or a list of numbers; a list is swept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Sweep<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> Sweep<T> {
+    pub fn values(&self) -> Vec<T> {
+        match self {
+            Sweep::One(v) => vec![v.clone()],
+            Sweep::Many(v) => v.clone(),
+        }
+    }
+}
+
+impl Sweep<f64> {
+    /// A swept list must be non-empty and name each value once.
+    fn check(&self, field: &str) -> Result<()> {
+        let values = self.values();
+        if values.is_empty() {
+            bail!("{field}: an empty list; give one value or a list of several");
+        }
+        for (i, a) in values.iter().enumerate() {
+            if let Some(j) = values[..i].iter().position(|b| b == a) {
+                bail!("{field}: [{j}] and [{i}] are both {a}; each value names one run");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Legend label (default: the rule's name), e.g. "adam+noise".
+    #[serde(default)]
+    pub name: Option<String>,
+    pub rule: Rule,
+    /// W's learning rate (η); not needed with freeze_w.
+    #[serde(default)]
+    pub lr: Option<Sweep<f64>>,
+    #[serde(default = "default_optimizer")]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_adam_eps")]
+    pub adam_eps: f64,
+    /// Hold W at its initial values (Fig. 4 and the theory checks).
+    #[serde(default)]
+    pub freeze_w: bool,
+    /// Node perturbation noise std σ (np, np_dfa).
+    #[serde(default)]
+    pub sigma: Option<Sweep<f64>>,
+    /// How B is fitted (np, np_dfa, sg).
+    #[serde(default)]
+    pub solver: Option<SolverKind>,
+    /// Ridge regularisation γ.
+    #[serde(default = "default_gamma")]
+    pub gamma: f64,
+    /// B's SGD step size β (solver: sgd).
+    #[serde(default)]
+    pub lr_b: Option<Sweep<f64>>,
+    /// Iterations at the start in which only B learns.
+    #[serde(default)]
+    pub warmup: u64,
+    /// Perturb the bias unit too (the code's default); false also leaves B's bias row unfitted.
+    #[serde(default = "default_true")]
+    pub perturb_bias: bool,
+    /// Std of Gaussian noise on the training inputs (the denoising autoencoder).
+    #[serde(default)]
+    pub input_noise: Option<f64>,
+    /// Std of hidden-layer noise on the training pass itself (Fig. 3's "+noise" controls).
+    #[serde(default)]
+    pub train_noise: Option<f64>,
+    /// Architectures to sweep (replaces network.sizes), e.g. Fig. 4's 784-N-50-10.
+    #[serde(default)]
+    pub sizes: Option<Vec<Vec<i64>>>,
+    /// This run's seeds (replaces training.seeds), e.g. Fig. 3's 10 seeds for the DAE.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SolverKind {
+    Ridge,
+    Sgd,
+}
+
+fn default_optimizer() -> OptimizerKind {
+    OptimizerKind::Sgd
+}
+fn default_adam_eps() -> f64 {
+    1e-8
+}
+fn default_gamma() -> f64 {
+    0.1
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Experiment {
+    pub fn from_value(value: Value, origin: &str) -> Result<Self> {
+        let exp: Experiment = crate::config::parse(value, origin)?;
+        exp.validate()
+            .with_context(|| format!("{origin}: invalid config"))?;
+        Ok(exp)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !folder_name_ok(&self.experiment) {
+            bail!(
+                "experiment: '{}' names a folder inside --out: use letters, digits, '-', '_' \
+                 or '.', not starting with '.'",
+                self.experiment
+            );
+        }
+        if self.kind != "mlp" {
+            bail!("kind: '{}' is not an MLP experiment", self.kind);
+        }
+        check_sizes(
+            "network.sizes",
+            &self.network.sizes,
+            &self.network.activations,
+            self.task,
+        )?;
+        let t = &self.training;
+        for (field, v) in [
+            ("iterations", t.iterations),
+            ("log_every", t.log_every),
+            ("eval_every", t.eval_every),
+        ] {
+            if v == 0 {
+                bail!("training.{field} must be positive");
+            }
+        }
+        if t.batch_size <= 0 {
+            bail!(
+                "training.batch_size must be positive (got {})",
+                t.batch_size
+            );
+        }
+        if t.seeds.is_empty() {
+            bail!("training.seeds must list at least one seed");
+        }
+        check_seeds("training.seeds", &t.seeds)?;
+        if t.checkpoint_every == Some(0) {
+            bail!("training.checkpoint_every must be positive; remove it for the default (about every 10 minutes)");
+        }
+        if t.max_members == Some(0) {
+            bail!("training.max_members must be positive; remove it to batch every run of an entry together");
+        }
+        let known = ["mnist", "fashion-mnist", "synthetic-mnist", "gaussian"];
+        if !known.contains(&self.data.dataset.as_str()) {
+            bail!(
+                "data.dataset: '{}' is unknown; use one of {}",
+                self.data.dataset,
+                known.join(", ")
+            );
+        }
+        if (self.task == Task::Teacher) != (self.data.dataset == "gaussian") {
+            bail!("task: teacher goes with data.dataset: gaussian, and only with it");
+        }
+        if self.runs.is_empty() {
+            bail!("runs: list at least one run");
+        }
+        for (k, r) in self.runs.iter().enumerate() {
+            r.validate(self)
+                .with_context(|| format!("runs[{k}] (rule {})", r.rule.name()))?;
+        }
+        if let Some((n0, n_out)) = data_widths(self) {
+            let all = std::iter::once(("network.sizes".to_string(), &self.network.sizes)).chain(
+                self.runs.iter().enumerate().flat_map(|(k, r)| {
+                    r.sizes
+                        .iter()
+                        .flatten()
+                        .enumerate()
+                        .map(move |(a, s)| (format!("runs[{k}].sizes[{a}]"), s))
+                }),
+            );
+            for (field, sizes) in all {
+                if sizes[0] != n0 || sizes[sizes.len() - 1] != n_out {
+                    bail!(
+                        "{field} is {sizes:?}, but {} ({:?}) needs {n0} inputs and {n_out} outputs",
+                        self.data.dataset,
+                        self.task
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A name that stays one folder inside --out: no separators, no `..`, no hidden files.
+pub fn folder_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+}
+
+fn check_seeds(field: &str, seeds: &[u64]) -> Result<()> {
+    for (i, a) in seeds.iter().enumerate() {
+        if let Some(j) = seeds[..i].iter().position(|b| b == a) {
+            bail!("{field}: [{j}] and [{i}] are both seed {a}; each seed names one run");
+        }
+    }
+    Ok(())
+}
+
+/// (input width, output width) the data set fixes, where it does.
+fn data_widths(exp: &Experiment) -> Option<(i64, i64)> {
+    let images = ["mnist", "fashion-mnist", "synthetic-mnist"].contains(&exp.data.dataset.as_str());
+    match exp.task {
+        Task::Classify if images => Some((784, 10)),
+        Task::Autoencode if images => Some((784, 784)),
+        _ => None,
+    }
+}
+
+fn check_sizes(field: &str, sizes: &[i64], acts: &[Activation], task: Task) -> Result<()> {
+    if sizes.len() < 2 {
+        bail!("{field} needs at least an input and an output width (got {sizes:?})");
+    }
+    if let Some(bad) = sizes.iter().find(|&&n| n <= 0) {
+        bail!("{field}: every width must be positive (got {bad})");
+    }
+    if acts.len() != sizes.len() - 1 {
+        bail!(
+            "network.activations has {} entries but {field} {:?} has {} weight layers; give one activation per layer",
+            acts.len(),
+            sizes,
+            sizes.len() - 1
+        );
+    }
+    if task == Task::Autoencode && sizes.first() != sizes.last() {
+        bail!("{field}: an autoencoder's output width must equal its input width (got {sizes:?})");
+    }
+    Ok(())
+}
+
+impl RunSpec {
+    fn validate(&self, exp: &Experiment) -> Result<()> {
+        if let Some(name) = &self.name {
+            if !folder_name_ok(name) {
+                bail!(
+                    "name: '{name}' starts run folder names inside --out: use letters, digits, \
+                     '-', '_', '.' or '+', not starting with '.'"
+                );
+            }
+        }
+        for (field, sweep) in [
+            ("lr", &self.lr),
+            ("sigma", &self.sigma),
+            ("lr_b", &self.lr_b),
+        ] {
+            if let Some(sweep) = sweep {
+                sweep.check(field)?;
+            }
+        }
+        match (&self.lr, self.freeze_w) {
+            (None, false) => {
+                bail!("lr (W's learning rate) is required; to hold W fixed, set freeze_w: true")
+            }
+            (Some(_), true) => bail!("lr is unused with freeze_w: true; remove it"),
+            (Some(lr), false) => {
+                for lr in lr.values() {
+                    if !positive(lr) {
+                        bail!("lr must be positive and finite (got {lr}); to hold W fixed, set freeze_w: true");
+                    }
+                }
+            }
+            (None, true) => {}
+        }
+        if let Some(sizes) = &self.sizes {
+            if sizes.is_empty() {
+                bail!("sizes: list at least one architecture, or remove the field");
+            }
+            for s in sizes {
+                check_sizes("sizes", s, &exp.network.activations, exp.task)?;
+            }
+        }
+        if let Some(seeds) = &self.seeds {
+            if seeds.is_empty() {
+                bail!("seeds: list at least one seed, or remove the field to use training.seeds");
+            }
+            check_seeds("seeds", seeds)?;
+        }
+        match (&self.sigma, self.rule.perturbs()) {
+            (None, true) => bail!("sigma is required for rule {}", self.rule.name()),
+            (Some(_), false) => bail!("sigma is only used by np and np_dfa; remove it (for noisy training use train_noise)"),
+            (Some(s), true) => {
+                for sigma in s.values() {
+                    if !(sigma > 0.0 && sigma.is_finite()) {
+                        bail!("sigma must be positive and finite (got {sigma})");
+                    }
+                }
+            }
+            (None, false) => {}
+        }
+        match (self.solver, self.rule.fits_feedback()) {
+            (None, true) => bail!(
+                "solver (ridge or sgd) is required for rule {}",
+                self.rule.name()
+            ),
+            (Some(_), false) => bail!("solver is only used by np, np_dfa and sg; remove it"),
+            _ => {}
+        }
+        if self.solver == Some(SolverKind::Ridge) && !positive(self.gamma) {
+            bail!(
+                "gamma must be positive for the ridge solver (got {})",
+                self.gamma
+            );
+        }
+        match (&self.lr_b, self.solver) {
+            (None, Some(SolverKind::Sgd)) => {
+                bail!("lr_b (B's step size β) is required with solver: sgd")
+            }
+            (Some(_), s) if s != Some(SolverKind::Sgd) => {
+                bail!("lr_b is only used with solver: sgd; remove it")
+            }
+            (Some(b), _) => {
+                for beta in b.values() {
+                    if !(beta > 0.0 && beta.is_finite()) {
+                        bail!("lr_b must be positive and finite (got {beta})");
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.warmup > 0 && !self.rule.fits_feedback() {
+            bail!("warmup only applies to rules that fit B (np, np_dfa, sg)");
+        }
+        for (field, v) in [
+            ("input_noise", self.input_noise),
+            ("train_noise", self.train_noise),
+        ] {
+            if let Some(v) = v {
+                if !(v > 0.0 && v.is_finite()) {
+                    bail!("{field} must be positive and finite (got {v}); remove it for no noise");
+                }
+            }
+        }
+        if self.train_noise.is_some() && self.rule.perturbs() {
+            bail!("train_noise cannot be combined with node perturbation's own noisy pass");
+        }
+        if !positive(self.adam_eps) {
+            bail!("adam_eps must be positive (got {})", self.adam_eps);
+        }
+        Ok(())
+    }
+}
+
+/// Finite and > 0 (false for NaN).
+fn positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}

@@ -1,0 +1,126 @@
+//! `credit run` for MLP experiments: a config → its batched programs (all, or one shard's)
+//! → results/<experiment>/. Programs that finished are not trained again; a program with a
+//! checkpoint resumes from it.
+use super::collect;
+use super::config::Experiment;
+use super::run::{run_program, Context};
+use super::shard::{self, Shard};
+use super::sweep::{self, Group};
+use super::{memory, tasks};
+use crate::checkpoint;
+use crate::lock::Lock;
+use crate::output::RunSummary;
+use anyhow::{bail, Context as _, Result};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+pub struct RunOptions {
+    pub quick: bool,
+    pub device: Device,
+    /// results/ (the experiment's folder goes inside).
+    pub out_root: PathBuf,
+    pub data_dir: PathBuf,
+    /// Start over: the experiment's folder (or, with a shard, that shard's programs).
+    pub fresh: bool,
+    /// Only this shard's programs; the experiment's summary is then `credit collect`'s.
+    pub shard: Option<Shard>,
+}
+
+/// Run one MLP experiment file. Returns the experiment folder and its run summaries.
+pub fn run_file(path: &Path, opts: &RunOptions) -> Result<(PathBuf, Vec<RunSummary>)> {
+    let value = crate::config::load_value(path, opts.quick)?;
+    let kind = crate::config::kind_of(&value);
+    if kind != "mlp" {
+        bail!("{}: kind '{kind}' is not an MLP experiment", path.display());
+    }
+    let exp = Experiment::from_value(value, &path.display().to_string())?;
+    run_experiment(&exp, opts)
+}
+
+/// Train the experiment's programs (one shard's, with `opts.shard`) and, for a whole run,
+/// write summary.csv. Returns the summaries of the runs this call covered.
+pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, Vec<RunSummary>)> {
+    let programs = sweep::programs(exp)?;
+    let selected: Vec<&Group> = match opts.shard {
+        None => programs.iter().collect(),
+        Some(s) => {
+            let of = shard::assign(exp, &programs, s.count)?;
+            programs.iter().filter(|g| of[g.index] == s.index).collect()
+        }
+    };
+    let data = tasks::load(exp, &opts.data_dir, opts.device)?;
+    memory::check(
+        exp,
+        &programs,
+        opts.device,
+        data.train_len(),
+        data.test_x.size()[0],
+    )?;
+    let exp_dir = opts.out_root.join(&exp.experiment);
+    let _locks = selected
+        .iter()
+        .map(|g| lock(&exp_dir, exp, g))
+        .collect::<Result<Vec<Lock>>>()?;
+    let resolved = serde_yaml::to_value(exp)?;
+    let config_hash = crate::config::hash(&resolved)?;
+    crate::folder::prepare(&exp_dir, &resolved, opts.fresh, opts.shard.is_some())?;
+    let cx = Context {
+        exp,
+        exp_dir: &exp_dir,
+        device: opts.device,
+        config_hash: &config_hash,
+    };
+    if let Some(s) = opts.shard {
+        collect::record_shards(&exp_dir, s.count)?;
+        if opts.fresh {
+            for g in &selected {
+                checkpoint::remove(&cx.checkpoint_dir(), &g.id())?;
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for g in selected {
+        let summaries = match collect::finished(&cx, g)? {
+            Some(done) => done,
+            None => run_program(&cx, g, &data).with_context(|| {
+                format!(
+                    "{}: training runs[{}] ({})",
+                    exp.experiment,
+                    g.spec_index,
+                    g.spec.rule.name()
+                )
+            })?,
+        };
+        all.extend(summaries);
+    }
+    for s in all.iter().filter(|s| s.diverged_at.is_some()) {
+        eprintln!(
+            "{}: run {} diverged at iteration {}",
+            exp.experiment,
+            s.run,
+            s.diverged_at.unwrap_or(0)
+        );
+    }
+    match opts.shard {
+        None => collect::write_summary(&exp_dir, &all)?,
+        Some(s) => eprintln!(
+            "{}: shard {s} done ({} runs); once every shard is, `credit collect {}`",
+            exp.experiment,
+            all.len(),
+            exp_dir.display()
+        ),
+    }
+    Ok((exp_dir, all))
+}
+
+/// The lock of one program's runs: a second process writing them fails at once.
+fn lock(exp_dir: &Path, exp: &Experiment, g: &Group) -> Result<Lock> {
+    let path = exp_dir
+        .join(crate::folder::LOCKS)
+        .join(format!("{}.lock", g.id()));
+    let first = &g.members[0].run;
+    Lock::acquire(
+        &path,
+        &format!("{}/{first} (and the rest of {})", exp.experiment, g.id()),
+    )
+}

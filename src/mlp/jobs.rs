@@ -1,0 +1,116 @@
+//! `credit run CONFIG --jobs K`: the experiment's shards as K local processes, then
+//! `collect`. On small programs several one-thread processes beat one process with several
+//! libtorch threads (docs/PERFORMANCE.md, "Threads").
+use super::{collect, shard, sweep};
+use crate::lock::Lock;
+use crate::output::RunSummary;
+use crate::signals::{self, Checkpointed};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// What the children are run with, besides their shard.
+pub struct Jobs<'a> {
+    pub config: &'a Path,
+    pub quick: bool,
+    pub device: &'a str,
+    pub out: &'a Path,
+    pub fresh: bool,
+    pub count: usize,
+    /// libtorch threads per process (default: the cores shared out, at least one).
+    pub threads: Option<i32>,
+}
+
+pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
+    let value = crate::config::load_value(j.config, j.quick)?;
+    let exp = super::Experiment::from_value(value, &j.config.display().to_string())?;
+    let programs = sweep::programs(&exp)?;
+    let count = j.count.min(programs.len());
+    shard::assign(&exp, &programs, count)?;
+    let exp_dir = j.out.join(&exp.experiment);
+    if j.fresh {
+        // Start the folder over here, under every program's lock; the shards then resume nothing.
+        let _locks = programs
+            .iter()
+            .map(|g| {
+                Lock::acquire(
+                    &exp_dir
+                        .join(crate::folder::LOCKS)
+                        .join(format!("{}.lock", g.id())),
+                    &exp.experiment,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        crate::folder::prepare(&exp_dir, &serde_yaml::to_value(&exp)?, true, false)?;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = j.threads.unwrap_or(((cores / count).max(1)) as i32);
+    let exe = std::env::current_exe().context("locating the credit binary")?;
+    let mut children: Vec<(usize, Child)> = Vec::new();
+    for i in 0..count {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--threads")
+            .arg(threads.to_string())
+            .arg("run")
+            .arg(j.config);
+        cmd.args(["--device", j.device, "--shard", &format!("{i}/{count}")])
+            .arg("--out")
+            .arg(j.out);
+        if j.quick {
+            cmd.arg("--quick");
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting shard {i}/{count}"))?;
+        children.push((i, child));
+    }
+    let failed = wait_all(&mut children)?;
+    if let Some(signal) = signals::received() {
+        return Err(Checkpointed {
+            iteration: 0,
+            signal,
+        }
+        .into());
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {count} shards failed ({}); rerun the same command to resume them",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    collect::collect(&exp_dir)
+}
+
+/// Wait for every child, passing a signal this process receives on to them. Returns the
+/// shards that failed, with their exit status.
+fn wait_all(children: &mut [(usize, Child)]) -> Result<Vec<String>> {
+    let mut forwarded = false;
+    let mut failed = Vec::new();
+    let n = children.len();
+    let mut running: Vec<usize> = (0..n).collect();
+    while !running.is_empty() {
+        if !forwarded && signals::received().is_some() {
+            for (_, child) in children.iter() {
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            }
+            forwarded = true;
+        }
+        let mut still = Vec::new();
+        for k in running {
+            let (i, child) = &mut children[k];
+            match child.try_wait()? {
+                Some(status) if !status.success() => {
+                    failed.push(format!("shard {i}/{n}: {status}"))
+                }
+                Some(_) => {}
+                None => still.push(k),
+            }
+        }
+        running = still;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(failed)
+}

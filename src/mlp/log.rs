@@ -1,0 +1,101 @@
+//! One run's log while its program trains: metrics.csv rows, its divergence, and the
+//! final and best values that go into summary.json. A checkpoint keeps `Saved`.
+use crate::output::MetricsWriter;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub struct RunLog {
+    writer: MetricsWriter,
+    /// The first iteration at which a logged loss was not finite.
+    pub diverged_at: Option<u64>,
+    /// `final_<metric>[_l<layer>]` and `min_<test metric>`.
+    pub results: BTreeMap<String, f64>,
+}
+
+/// What a checkpoint keeps of a run's log. Values are kept as f64 bits, so that a resumed
+/// run's summary is exactly an uninterrupted one's (NaN included).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    metrics_bytes: u64,
+    diverged_at: Option<u64>,
+    results: BTreeMap<String, u64>,
+}
+
+impl RunLog {
+    pub fn create(run_dir: &Path) -> Result<Self> {
+        Ok(Self {
+            writer: MetricsWriter::create(&run_dir.join("metrics.csv"))?,
+            diverged_at: None,
+            results: BTreeMap::new(),
+        })
+    }
+
+    pub fn resume(run_dir: &Path, saved: &Saved) -> Result<Self> {
+        Ok(Self {
+            writer: MetricsWriter::resume(&run_dir.join("metrics.csv"), saved.metrics_bytes)?,
+            diverged_at: saved.diverged_at,
+            results: saved
+                .results
+                .iter()
+                .map(|(k, v)| (k.clone(), f64::from_bits(*v)))
+                .collect(),
+        })
+    }
+
+    /// Flush metrics.csv and describe the log for a checkpoint.
+    pub fn save(&mut self) -> Result<Saved> {
+        Ok(Saved {
+            metrics_bytes: self.writer.flushed_len()?,
+            diverged_at: self.diverged_at,
+            results: self
+                .results
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect(),
+        })
+    }
+
+    pub fn alive(&self) -> bool {
+        self.diverged_at.is_none()
+    }
+
+    /// One metrics.csv row; also the run's `final_` (and for test metrics `min_`) value.
+    /// Nothing is recorded once the run has diverged.
+    pub fn record(&mut self, it: u64, metric: &str, layer: Option<usize>, v: f64) -> Result<()> {
+        if !self.alive() {
+            return Ok(());
+        }
+        self.writer.row(it, metric, layer, v)?;
+        let key = match layer {
+            Some(l) => format!("final_{metric}_l{l}"),
+            None => format!("final_{metric}"),
+        };
+        self.results.insert(key, v);
+        if metric.starts_with("test_") {
+            let best = self.results.entry(format!("min_{metric}")).or_insert(v);
+            if v < *best {
+                *best = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// A loss that is not finite marks the run diverged at `it`; its log stops there.
+    pub fn check_finite(&mut self, it: u64, loss: f64) {
+        if self.alive() && !loss.is_finite() {
+            self.diverged_at = Some(it);
+        }
+    }
+
+    /// Move metrics.csv into place; return the results for summary.json. A diverged run
+    /// keeps none: its values before divergence are not final results.
+    pub fn finish(self) -> Result<BTreeMap<String, f64>> {
+        self.writer.finish()?;
+        Ok(match self.diverged_at {
+            Some(_) => BTreeMap::new(),
+            None => self.results,
+        })
+    }
+}

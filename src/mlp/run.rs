@@ -1,0 +1,351 @@
+//! The run loop of one batched program: log, evaluate, checkpoint, step, and finish.
+//!
+//! Checkpoints are taken at the top of an iteration, before its logs: the state is "steps
+//! 0..k−1 done, rows of iterations < k written". A rerun of the same command resumes there,
+//! cuts each metrics.csv back to the checkpoint and continues, so its files are the bytes an
+//! uninterrupted run writes.
+use super::autoencoder;
+use super::config::Experiment;
+use super::eval::{evaluate, NoisyScore};
+use super::log::{RunLog, Saved};
+use super::sweep::{Group, Member};
+use super::tasks::TaskData;
+use super::trainer::Trainer;
+use crate::checkpoint::{self, code_version, Meta};
+use crate::metrics::Measured;
+use crate::output::{write_atomic, RunSummary, Status};
+use crate::progress::Progress;
+use crate::signals::{self, Checkpointed};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tch::{Device, Kind};
+
+/// Without `training.checkpoint_every`, checkpoint about this often.
+const CHECKPOINT_WALL: Duration = Duration::from_secs(600);
+
+/// What every program of one experiment shares.
+pub struct Context<'a> {
+    pub exp: &'a Experiment,
+    pub exp_dir: &'a Path,
+    pub device: Device,
+    /// [`crate::config::hash`] of the resolved experiment.
+    pub config_hash: &'a str,
+}
+
+impl Context<'_> {
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.exp_dir.join("checkpoints")
+    }
+}
+
+/// The run loop's own state in a checkpoint, beside the trainer's tensors.
+#[derive(Serialize, Deserialize)]
+struct LoopState {
+    logs: Vec<Saved>,
+    latent: Option<Vec<Option<u64>>>,
+    /// Training seconds before this process.
+    seconds: f64,
+}
+
+/// A program in training: its trainer and the logs of its runs.
+struct Program<'a> {
+    cx: &'a Context<'a>,
+    group: &'a Group,
+    trainer: Trainer,
+    logs: Vec<RunLog>,
+    latent: Option<autoencoder::Outputs>,
+    run_dirs: Vec<PathBuf>,
+    /// Seconds spent before this process (resumed runs).
+    seconds_before: f64,
+    started: Instant,
+}
+
+/// Train one program to the end (or to a signal) and write its runs' summaries.
+pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<RunSummary>> {
+    let mut p = Program::start(cx, group, data)?;
+    let tr = &cx.exp.training;
+    let mut progress = Progress::new(&label(cx.exp, group), tr.iterations);
+    progress.set(p.trainer.iteration);
+    let (mut last_checkpoint, mut clock) = (p.trainer.iteration, Instant::now());
+    loop {
+        let step = p.trainer.iteration;
+        let due = match tr.checkpoint_every {
+            Some(every) => step % every == 0,
+            None => clock.elapsed() >= CHECKPOINT_WALL,
+        };
+        if let Some(signal) = signals::received() {
+            p.checkpoint()?;
+            progress.finish();
+            return Err(Checkpointed {
+                iteration: step,
+                signal,
+            }
+            .into());
+        }
+        if due && step > last_checkpoint && step < tr.iterations {
+            p.checkpoint()?;
+            (last_checkpoint, clock) = (step, Instant::now());
+        }
+        let log_now = step % tr.log_every == 0 || step == tr.iterations;
+        let eval_now = step % tr.eval_every == 0 || step == tr.iterations;
+        p.observe(data, step, log_now, eval_now)?;
+        if p.logs.iter().all(|l| !l.alive()) {
+            break;
+        }
+        if step == tr.iterations {
+            if log_now {
+                let measured = p.trainer.measure(data);
+                p.record(step, &measured)?;
+            }
+            break;
+        }
+        let measured = p.trainer.step(data, log_now);
+        p.record(step, &measured)?;
+        progress.set(step + 1);
+    }
+    progress.finish();
+    p.finish(data)
+}
+
+/// `fig2 np (M=20)`: the progress label of a program.
+fn label(exp: &Experiment, group: &Group) -> String {
+    let condition = &group.members[0].condition;
+    let first = condition.split(' ').next().unwrap_or("");
+    format!("{} {first} (M={})", exp.experiment, group.members.len())
+}
+
+impl<'a> Program<'a> {
+    /// A new program, or the one its checkpoint describes.
+    fn start(cx: &'a Context<'a>, group: &'a Group, data: &TaskData) -> Result<Self> {
+        let exp = cx.exp;
+        let flops = super::bench::step_flops(
+            &group.sizes,
+            exp.training.batch_size,
+            group.spec.rule.name(),
+        );
+        crate::device::threads_for(cx.device, flops * group.members.len() as f64);
+        let mut trainer = Trainer::new(exp, group, data.train_len(), cx.device)?;
+        let run_dirs: Vec<PathBuf> = group
+            .members
+            .iter()
+            .map(|m| cx.exp_dir.join(&m.run))
+            .collect();
+        for (m, dir) in group.members.iter().zip(&run_dirs) {
+            write_run_config(exp, group, m, dir)?;
+            remove_if_present(&dir.join("summary.json"))?;
+        }
+        let saved = checkpoint::load(&cx.checkpoint_dir(), &group.id())?;
+        let (logs, latent, seconds_before) = match saved {
+            None => {
+                let logs = run_dirs
+                    .iter()
+                    .map(|d| RunLog::create(d))
+                    .collect::<Result<_>>()?;
+                let latent = autoencoder::Outputs::new(exp, &group.sizes, data, &run_dirs, None)?;
+                (logs, latent, 0.0)
+            }
+            Some((meta, state)) => {
+                check_meta(cx, group, &meta)?;
+                trainer.load(&state)?;
+                let s: LoopState = serde_json::from_value(meta.state)?;
+                let logs = run_dirs
+                    .iter()
+                    .zip(&s.logs)
+                    .map(|(d, saved)| RunLog::resume(d, saved))
+                    .collect::<Result<_>>()?;
+                let latent = autoencoder::Outputs::new(
+                    exp,
+                    &group.sizes,
+                    data,
+                    &run_dirs,
+                    s.latent.as_deref(),
+                )?;
+                eprintln!(
+                    "{}: resuming from the checkpoint at iteration {}",
+                    label(exp, group),
+                    meta.iteration
+                );
+                (logs, latent, s.seconds)
+            }
+        };
+        Ok(Self {
+            cx,
+            group,
+            trainer,
+            logs,
+            latent,
+            run_dirs,
+            seconds_before,
+            started: Instant::now(),
+        })
+    }
+
+    /// Write the checkpoint of iteration `trainer.iteration`, logs flushed to it.
+    fn checkpoint(&mut self) -> Result<()> {
+        let state = LoopState {
+            logs: self
+                .logs
+                .iter_mut()
+                .map(RunLog::save)
+                .collect::<Result<_>>()?,
+            latent: self.latent.as_mut().map(|l| l.save()).transpose()?,
+            seconds: self.seconds_before + self.started.elapsed().as_secs_f64(),
+        };
+        let meta = Meta {
+            iteration: self.trainer.iteration,
+            config_hash: self.cx.config_hash.to_string(),
+            code_version: code_version(),
+            state: serde_json::to_value(state)?,
+            tensors: String::new(),
+        };
+        let tensors = self.trainer.save();
+        checkpoint::save(&self.cx.checkpoint_dir(), &self.group.id(), &tensors, &meta)
+    }
+
+    /// The logs of iteration `step`: train loss (log), test metrics (eval), latent code.
+    fn observe(&mut self, data: &TaskData, step: u64, log_now: bool, eval_now: bool) -> Result<()> {
+        if log_now {
+            if let Some(loss) = self.trainer.take_train_loss() {
+                let loss = Vec::<f64>::try_from(loss.to_kind(Kind::Double))?;
+                for (log, &v) in self.logs.iter_mut().zip(&loss) {
+                    log.record(step, "train_loss", None, v)?;
+                    log.check_finite(step, v);
+                }
+            }
+        }
+        if eval_now {
+            self.evaluate(data, step)?;
+        }
+        if let Some(latent) = self.latent.as_mut() {
+            latent.step(&self.trainer.net, data, step, &alive(&self.logs))?;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, data: &TaskData, step: u64) -> Result<()> {
+        let exp = self.cx.exp;
+        let seeds: Vec<u64> = self.group.members.iter().map(|m| m.seed).collect();
+        let noisy = (exp.training.test_error_noisy && self.group.spec.rule.perturbs()).then(|| {
+            NoisyScore {
+                seeds: &seeds,
+                sigma: &self.trainer.sigma,
+                perturb_bias: self.group.spec.perturb_bias,
+            }
+        });
+        let t = exp.training.batch_size;
+        let results = evaluate(&self.trainer.net, data, exp.task, t, step, noisy.as_ref())?;
+        for (k, log) in self.logs.iter_mut().enumerate() {
+            for (metric, values) in &results {
+                log.record(step, metric, None, values[k])?;
+            }
+            log.check_finite(step, results[0].1[k]);
+        }
+        Ok(())
+    }
+
+    /// Alignment metrics of one step, into each run's log.
+    fn record(&mut self, step: u64, measured: &[Measured]) -> Result<()> {
+        for m in measured {
+            let values = Vec::<f64>::try_from(m.values.to_kind(Kind::Double))?;
+            for (log, &v) in self.logs.iter_mut().zip(&values) {
+                log.record(step, m.metric, Some(m.layer), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move every file into place, write each run's summary.json, drop the checkpoint.
+    fn finish(self, data: &TaskData) -> Result<Vec<RunSummary>> {
+        let (cx, exp) = (self.cx, self.cx.exp);
+        if let Some(latent) = self.latent {
+            latent.finish(&self.trainer.net, data, &alive(&self.logs))?;
+        }
+        let seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
+        let mut summaries = Vec::new();
+        for ((m, log), dir) in self.group.members.iter().zip(self.logs).zip(&self.run_dirs) {
+            let diverged_at = log.diverged_at;
+            let summary = RunSummary {
+                experiment: exp.experiment.clone(),
+                run: m.run.clone(),
+                rule: self.group.spec.rule.name().to_string(),
+                condition: m.condition.clone(),
+                seed: m.seed,
+                status: if diverged_at.is_some() {
+                    Status::Diverged
+                } else {
+                    Status::Completed
+                },
+                diverged_at,
+                iterations: diverged_at.unwrap_or(exp.training.iterations),
+                seconds,
+                device: crate::device::name(cx.device),
+                params: m.params.clone(),
+                results: log.finish()?,
+            };
+            summary.write_json(dir)?;
+            summaries.push(summary);
+        }
+        checkpoint::remove(&cx.checkpoint_dir(), &self.group.id())?;
+        Ok(summaries)
+    }
+}
+
+/// A checkpoint written for another config is never resumed.
+fn check_meta(cx: &Context, group: &Group, meta: &Meta) -> Result<()> {
+    if meta.config_hash != cx.config_hash {
+        bail!(
+            "{}: the checkpoint of {} was written for another config (hash {} against {}); \
+             rerun with --fresh to start over",
+            cx.exp.experiment,
+            group.id(),
+            meta.config_hash,
+            cx.config_hash
+        );
+    }
+    if meta.code_version != code_version() {
+        eprintln!(
+            "warning: {} was checkpointed by credit {}; resuming with {}",
+            group.id(),
+            meta.code_version,
+            code_version()
+        );
+    }
+    Ok(())
+}
+
+/// Which members have not diverged.
+fn alive(logs: &[RunLog]) -> Vec<bool> {
+    logs.iter().map(RunLog::alive).collect()
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The fully resolved config of one run: the experiment with only this run's settings.
+fn write_run_config(exp: &Experiment, group: &Group, m: &Member, run_dir: &Path) -> Result<()> {
+    use super::config::Sweep;
+    let mut spec = group.spec.clone();
+    if spec.lr.is_some() {
+        spec.lr = Some(Sweep::One(m.lr));
+    }
+    if spec.sigma.is_some() {
+        spec.sigma = Some(Sweep::One(m.sigma));
+    }
+    if spec.lr_b.is_some() {
+        spec.lr_b = Some(Sweep::One(m.lr_b));
+    }
+    spec.sizes = None;
+    spec.seeds = None;
+    let mut one = exp.clone();
+    one.network.sizes = group.sizes.clone();
+    one.training.seeds = vec![m.seed];
+    one.runs = vec![spec];
+    let text = serde_yaml::to_string(&one)?;
+    write_atomic(&run_dir.join("config.yaml"), text.as_bytes())
+}

@@ -1,0 +1,70 @@
+//! `--shard i/N`: a deterministic partition of an experiment's programs into N shards,
+//! balanced by estimated cost (FLOPs × iterations). Programs stay whole, so members are
+//! batched exactly as in one process, and the union of the shards is the experiment.
+use super::config::Experiment;
+use super::sweep::Group;
+use anyhow::{bail, Result};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based, below `count`.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let parsed = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        let Some((index, count)) = parsed else {
+            bail!("--shard '{s}': write it as i/N, e.g. 0/4 for the first of four shards")
+        };
+        if count == 0 {
+            bail!("--shard {s}: N must be at least 1");
+        }
+        if index >= count {
+            bail!(
+                "--shard {s}: the index runs from 0 to {} for {count} shards",
+                count - 1
+            );
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The shard of each program: longest first, each to the least loaded shard (ties to the
+/// lower index), so the result depends on the config and N alone.
+pub fn assign(exp: &Experiment, programs: &[Group], count: usize) -> Result<Vec<usize>> {
+    if count > programs.len() {
+        bail!(
+            "{} has {} batched program(s), so at most {} shard(s); set `training.max_members` \
+             to split programs into more",
+            exp.experiment,
+            programs.len(),
+            programs.len()
+        );
+    }
+    let mut order: Vec<usize> = (0..programs.len()).collect();
+    let cost: Vec<f64> = programs.iter().map(|g| g.cost(exp)).collect();
+    order.sort_by(|&a, &b| cost[b].total_cmp(&cost[a]).then(a.cmp(&b)));
+    let mut load = vec![0.0f64; count];
+    let mut shard_of = vec![0; programs.len()];
+    for p in order {
+        let lightest = (0..count)
+            .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
+            .expect("count ≥ 1");
+        load[lightest] += cost[p];
+        shard_of[p] = lightest;
+    }
+    Ok(shard_of)
+}
