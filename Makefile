@@ -1,7 +1,7 @@
 # The two commands of the README. Each does its own set-up, idempotently.
 CARGO ?= cargo
 
-.PHONY: setup setup-python test reproduce bench fmt lint device-bundle
+.PHONY: setup setup-python setup-slurm test reproduce bench fmt lint device-bundle
 
 # libtorch (PyPI torch==2.11.0 in a cache venv) and the .libtorch link.
 setup:
@@ -11,7 +11,11 @@ setup:
 setup-python:
 	./scripts/setup-python.sh
 
-test: setup setup-python
+# Slurm (slurm-wlm) and munge for the cluster tests (apt, only when missing).
+setup-slurm:
+	./scripts/setup-slurm.sh
+
+test: setup setup-python setup-slurm
 	$(CARGO) test --release
 
 reproduce: setup

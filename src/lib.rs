@@ -1,4 +1,5 @@
 pub mod checkpoint;
+pub mod cluster;
 pub mod cnn;
 pub mod config;
 pub mod data;

@@ -81,6 +81,9 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_values_t = vec!["fig2".to_string(), "fig3".to_string(), "cnn".to_string()])]
         network: Vec<String>,
     },
+    /// Run an experiment on a Slurm cluster: a job array with one task per shard, then a
+    /// job that collects it (docs/CLUSTER.md).
+    Submit(credit_assign::cluster::SubmitArgs),
     /// Fetch or check data sets (folder: $CREDIT_DATA_DIR, default ./data).
     Data {
         #[command(subcommand)]
@@ -203,6 +206,9 @@ fn real_main() -> Result<()> {
             members,
             network,
         } => run_bench(parse_device(&device)?, steps, &members, &network)?,
+        Command::Submit(args) => {
+            credit_assign::cluster::submit(&args, &std::env::current_exe()?)?;
+        }
         Command::Data {
             action: DataAction::Fetch { name },
         } => data::fetch::fetch(&name, &data::default_data_dir())?,

@@ -28,11 +28,11 @@ impl Progress {
         let bar = (std::io::stderr().is_terminal() && !quiet()).then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}")
                     .expect("valid template")
                     .progress_chars("=> "),
             );
-            bar.set_message(label.to_string());
+            bar.set_prefix(label.to_string());
             bar
         });
         let now = Instant::now();
@@ -58,6 +58,15 @@ impl Progress {
                     self.label, self.total
                 );
             }
+            None => {}
+        }
+    }
+
+    /// A status line: beside the bar on a terminal, else printed (e.g. once per epoch).
+    pub fn message(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.set_message(line),
+            None if !quiet() => eprintln!("{}: {line}", self.label),
             None => {}
         }
     }

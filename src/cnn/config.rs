@@ -7,7 +7,7 @@
 use super::net::NetworkSpec;
 use super::rules::{NpLoss, Rule};
 use crate::data::cifar::Preprocess;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -128,9 +128,7 @@ impl CnnConfig {
     /// Apply `quick:` when asked, parse and validate. Errors name the field and the fix.
     pub fn resolve(cfg: Value, quick: bool) -> Result<CnnConfig> {
         let cfg = crate::config::apply_quick(cfg, quick, "config")?;
-        // Through text, so serde_yaml's errors carry the path of the bad field.
-        let text = serde_yaml::to_string(&cfg)?;
-        let c: CnnConfig = serde_yaml::from_str(&text).context("config")?;
+        let c: CnnConfig = crate::config::parse(cfg, "config")?;
         c.validate()?;
         Ok(c)
     }

@@ -18,13 +18,12 @@ use super::learner::{evaluate, Learner};
 use crate::checkpoint::{self, code_version, Meta};
 use crate::data::{cifar, synthetic, Dataset};
 use crate::output::{write_atomic, write_summary_csv, MetricsWriter, RunSummary, Status};
+use crate::progress::Progress;
 use crate::rng::{derive, SplitMix64, Stream};
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 use std::time::Instant;
@@ -163,56 +162,6 @@ fn step_seed(seed: u64, iteration: u64) -> i64 {
     (derive(seed, Stream::Noise, iteration) >> 1) as i64
 }
 
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        Device::Mps => "mps".into(),
-        Device::Vulkan => "vulkan".into(),
-        Device::Cpu => "cpu".into(),
-    }
-}
-
-/// Progress: an indicatif bar on a terminal, otherwise a plain line per epoch.
-struct Progress {
-    bar: Option<ProgressBar>,
-    label: String,
-}
-
-impl Progress {
-    fn new(label: String, total_steps: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total_steps);
-            let style = ProgressStyle::with_template(
-                "{prefix} {bar:30} {pos}/{len} it, {per_sec}, ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar.set_prefix(label.clone());
-            bar
-        });
-        Progress { bar, label }
-    }
-
-    fn step(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-
-    fn epoch(&self, line: String) {
-        match &self.bar {
-            Some(bar) => bar.set_message(line),
-            None => eprintln!("{}: {line}", self.label),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-    }
-}
-
 fn train_run(
     cfg: &CnnConfig,
     run: &RunPlan,
@@ -293,8 +242,8 @@ fn train_run(
     let steps_per_epoch = (n + batch - 1) / batch;
     let order = cfg.data_order();
     let epochs = run.spec.epochs;
-    let progress = Progress::new(
-        format!("{}/{}", cfg.experiment, run.name),
+    let mut progress = Progress::new(
+        &format!("{}/{}", cfg.experiment, run.name),
         epochs as u64 * steps_per_epoch as u64,
     );
     let start = Instant::now();
@@ -322,7 +271,7 @@ fn train_run(
             tch::manual_seed(step_seed(run.seed, iteration));
             loss_sum += learner.step(&x, &y);
             iteration += 1;
-            progress.step();
+            progress.set(iteration);
             let signal = signals::received();
             let due = match cfg.checkpoint_every {
                 Some(every) => iteration.is_multiple_of(every),
@@ -377,7 +326,7 @@ fn train_run(
         }
         let per_epoch = start.elapsed().as_secs_f64() / epoch as f64;
         let val_note = val_accuracy.map_or(String::new(), |v| format!(", val_accuracy {v:.4}"));
-        progress.epoch(format!(
+        progress.message(format!(
             "epoch {epoch}/{epochs}: train_loss {train_loss:.4}, test_accuracy \
              {test_accuracy:.4}{val_note}, {per_epoch:.1} s/epoch"
         ));
@@ -438,7 +387,7 @@ fn train_run(
         diverged_at,
         iterations: iteration,
         seconds,
-        device: device_name(device),
+        device: crate::device::name(device),
         params,
         results,
     };

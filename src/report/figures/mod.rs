@@ -61,8 +61,20 @@ impl Results {
         self.rows
             .iter()
             .filter(|r| r.condition == condition && r.metric == metric && r.layer == layer)
+            .filter(|r| r.stats.n > 0) // rows of a condition whose runs all diverged
             .map(|r| (r.iteration as f64, r.stats.mean * scale, r.stats.se * scale))
             .collect()
+    }
+
+    /// A condition's legend label, saying how many of its runs diverged, if any.
+    pub fn legend(&self, condition: &str) -> String {
+        let runs = self.runs.iter().filter(|r| r.condition == condition);
+        let (n, diverged) = runs.fold((0, 0), |(n, d), r| (n + 1, d + usize::from(!r.completed())));
+        match diverged {
+            0 => display(condition),
+            d if d == n => format!("{} (all {n} diverged)", display(condition)),
+            d => format!("{} ({d} of {n} diverged)", display(condition)),
+        }
     }
 
     /// Per condition, `solid` as a labelled solid line and `dashed` unlabelled in the same
@@ -71,7 +83,7 @@ impl Results {
         for c in &self.conditions {
             let colour = self.colour(c);
             panel.lines.push(Line::new(
-                Some(display(c)),
+                Some(self.legend(c)),
                 colour,
                 self.series(c, solid, None, scale),
             ));
@@ -143,11 +155,16 @@ pub fn metric_panel(results: &Results, conditions: &[String], view: &MetricView)
             if points.is_empty() {
                 continue;
             }
-            let label = (!labelled).then(|| display(condition));
+            let label = (!labelled).then(|| results.legend(condition));
             labelled = true;
             let mut line = Line::new(label, results.colour(condition), points);
             line.dashed = *layer != top;
             panel.lines.push(line);
+        }
+        if !labelled && results.runs.iter().any(|r| &r.condition == condition) {
+            // Nothing to draw (every run diverged): the legend still names the condition.
+            let key = results.legend(condition);
+            panel.lines.push(Line::key(&key, results.colour(condition), false));
         }
     }
     if layers.len() > 1 {
