@@ -12,6 +12,8 @@
 //! of np; W about 1e-6; fa and bp 7e-7; printed with --nocapture), and 10× that leaves room for
 //! other BLAS builds. The guards below show that real differences in the algorithm land far
 //! above it: even γ 0.11 for 0.1 gives 6e-4, and Λ̂/σ or the wrong regressor give ≥ 1e-1.
+// The reference is deliberately plain: explicit index loops over samples, rows and columns.
+#![allow(clippy::needless_range_loop)]
 mod common;
 use credit_assign::mlp::streams::DataOrder;
 use credit_assign::mlp::{sweep, tasks, Trainer};
