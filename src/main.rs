@@ -358,6 +358,39 @@ fn reproduce(what: &str, run: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// The same fig2 steps as a per-member PyTorch loop in Python, timed now on the same machine.
+fn torch_comparison(rows: &[bench::MlpRow], steps: u64) -> Result<()> {
+    let Some(python) = bench::torch_python() else {
+        println!(
+            "\nPyTorch loop: skipped, no torch venv (run scripts/setup.sh, or set CREDIT_CACHE)"
+        );
+        return Ok(());
+    };
+    let configs: Vec<(&str, usize, i32)> = rows
+        .iter()
+        .map(|r| (r.rule, r.members, r.threads))
+        .collect();
+    let torch = bench::time_torch(&python, &configs, steps)?;
+    println!("\nPyTorch 2.13 per-member loop (scripts/bench_torch.py), same threads, same machine, now:\n");
+    println!("| rule | M | ours µs / run-step | PyTorch µs / run-step | speed-up | ours CPU µs | PyTorch CPU µs | speed-up (CPU) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (r, t) in rows.iter().zip(&torch) {
+        let ours = 1e6 / r.run_steps_per_s;
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1}× | {:.1} | {:.1} | {:.1}× |",
+            t.rule,
+            t.members,
+            ours,
+            t.wall_us_per_run_step,
+            t.wall_us_per_run_step / ours,
+            r.cpu_us_per_run_step,
+            t.cpu_us_per_run_step,
+            t.cpu_us_per_run_step / r.cpu_us_per_run_step
+        );
+    }
+    Ok(())
+}
+
 fn run_bench(
     device: tch::Device,
     steps: u64,
@@ -371,8 +404,8 @@ fn run_bench(
     );
     println!("SGEMM 1024³: {sgemm:.1} GFLOP/s\n");
     if networks.iter().any(|n| n != "cnn") {
-        println!("| network | rule | M | threads | steps/s | run-steps/s | µs / run-step | GFLOP/s | of SGEMM |");
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("| network | rule | M | threads | steps/s | run-steps/s | µs / run-step | CPU µs / run-step | GFLOP/s | of SGEMM |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
     }
     for net in networks {
         let network = match net.as_str() {
@@ -386,7 +419,7 @@ fn run_bench(
             for rule in ["bp", "fa", "np"] {
                 let r = bench::time_mlp(network, rule, m, steps, device)?;
                 println!(
-                    "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.1}% |",
+                    "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1}% |",
                     r.network,
                     r.rule,
                     r.members,
@@ -394,6 +427,7 @@ fn run_bench(
                     r.steps_per_s,
                     r.run_steps_per_s,
                     1e6 / r.run_steps_per_s,
+                    r.cpu_us_per_run_step,
                     r.gflops,
                     100.0 * r.gflops / sgemm
                 );
@@ -420,6 +454,9 @@ fn run_bench(
                     );
                 }
             }
+        }
+        if network.name == bench::FIG2.name && device == tch::Device::Cpu {
+            torch_comparison(&rows, steps)?;
         }
         println!();
     }

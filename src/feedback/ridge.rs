@@ -26,11 +26,11 @@ impl Ridge {
 
     /// Add one batch (r: [M, T, n], target: [M, T, rows]) and return B: [M, rows, n].
     pub fn fit(&mut self, r: &Tensor, target: &Tensor) -> Tensor {
-        let r = r.to_kind(Kind::Double);
-        let target = target.to_kind(Kind::Double);
-        self.v += r.transpose(1, 2).bmm(&r);
-        self.s += target.transpose(1, 2).bmm(&r);
-        // A member whose V is not positive definite (a diverged run) gets NaN, not an abort.
+        let r = r.to_kind(Kind::Double); // [M, T, n]
+        let target = target.to_kind(Kind::Double); // [M, T, rows]
+        let _ = self.v.baddbmm_(&r.transpose(1, 2), &r); // V += RᵀR, in place
+        let _ = self.s.baddbmm_(&target.transpose(1, 2), &r); // S += targetᵀR
+                                                              // A member whose V is not positive definite (a diverged run) gets NaN, not an abort.
         let (l, _info) = self.v.linalg_cholesky_ex(false, false);
         let b_t = self.s.transpose(1, 2).cholesky_solve(&l, false); // V Bᵀ = Sᵀ: [M, n, rows]
         b_t.transpose(1, 2).to_kind(Kind::Float)

@@ -5,7 +5,8 @@ use super::trainer::Trainer;
 use super::{sweep, tasks};
 use crate::device::synchronize;
 use anyhow::Result;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
@@ -21,6 +22,10 @@ pub struct MlpRow {
     pub gflops: f64,
     /// libtorch's CPU threads during the run.
     pub threads: i32,
+    /// This process's CPU time per run-step, µs (all threads together). On a loaded machine
+    /// this is the steadier number: with one thread it is the wall time the step would take
+    /// on an idle core.
+    pub cpu_us_per_run_step: f64,
 }
 
 pub struct Network {
@@ -126,17 +131,18 @@ pub fn time_mlp(
     let flops = step_flops(network.sizes, 32, rule) * members as f64;
     crate::device::threads_for(device, flops);
     let _guard = tch::no_grad_guard();
-    let mut secs = f64::INFINITY;
+    let (mut secs, mut cpu) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..3 {
         let mut trainer = Trainer::new(&exp, group, data.train_len(), device)?;
         trainer.step(&data, false);
         synchronize(device);
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         for _ in 0..steps {
             trainer.step(&data, false);
         }
         synchronize(device);
         secs = secs.min(start.elapsed().as_secs_f64());
+        cpu = cpu.min(cpu_seconds() - cpu_start);
     }
     let steps_per_s = steps as f64 / secs.max(1e-9);
     Ok(MlpRow {
@@ -147,5 +153,79 @@ pub fn time_mlp(
         run_steps_per_s: steps_per_s * members as f64,
         gflops: flops * steps_per_s / 1e9,
         threads: tch::get_num_threads(),
+        cpu_us_per_run_step: 1e6 * cpu / (steps as f64 * members as f64),
     })
+}
+
+/// CPU time of this process so far, seconds (all threads).
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// One configuration of the PyTorch per-member loop (scripts/bench_torch.py).
+pub struct TorchRow {
+    pub rule: String,
+    pub members: usize,
+    pub wall_us_per_run_step: f64,
+    pub cpu_us_per_run_step: f64,
+}
+
+/// The Python of the venv that scripts/setup.sh installs torch into
+/// ($CREDIT_CACHE, else $XDG_CACHE_HOME/credit-assign or ~/.cache/credit-assign), if present.
+pub fn torch_python() -> Option<PathBuf> {
+    let cache = std::env::var_os("CREDIT_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("credit-assign"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/credit-assign"))
+        })?;
+    let python = cache.join("torch-2.13.0/bin/python");
+    python.is_file().then_some(python)
+}
+
+/// Time fig2's step in PyTorch as a per-member Python loop, for each (rule, M, threads):
+/// the form a researcher would write, as a peer's speed for ours.
+pub fn time_torch(
+    python: &Path,
+    configs: &[(&str, usize, i32)],
+    steps: u64,
+) -> Result<Vec<TorchRow>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_torch.py");
+    let args = configs.iter().map(|(r, m, t)| format!("{r}:{m}:{t}"));
+    let out = Command::new(python)
+        .arg("-W")
+        .arg("ignore")
+        .arg(&script)
+        .arg("--steps")
+        .arg(steps.to_string())
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 5).then(|| -> Result<TorchRow> {
+                Ok(TorchRow {
+                    rule: f[0].to_string(),
+                    members: f[1].parse()?,
+                    wall_us_per_run_step: f[3].parse()?,
+                    cpu_us_per_run_step: f[4].parse()?,
+                })
+            })
+        })
+        .collect()
 }

@@ -232,6 +232,10 @@ impl Trainer {
 
     /// ΔW from the optimizer on ∇W^i = aug(H^{i-1})ᵀ Ẽ^i; `matched` moves B by the same ΔW.
     fn update_w(&mut self, trace: &Trace, e_tilde: &[Tensor]) {
+        if let (Optimizer::Sgd { lr }, false) = (&self.opt, self.rule == Rule::Matched) {
+            self.net.sgd_step(trace, e_tilde, lr);
+            return;
+        }
         let grads = self.net.weight_grads(trace, e_tilde);
         let delta = self.opt.delta(&grads);
         for (w, d) in self.net.w.iter_mut().zip(&delta) {
