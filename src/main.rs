@@ -371,7 +371,10 @@ fn torch_comparison(rows: &[bench::MlpRow], steps: u64) -> Result<()> {
         .map(|r| (r.rule, r.members, r.threads))
         .collect();
     let torch = bench::time_torch(&python, &configs, steps)?;
-    println!("\nPyTorch 2.13 per-member loop (scripts/bench_torch.py), same threads, same machine, now:\n");
+    println!(
+        "\nPyTorch {} per-member loop (scripts/bench_torch.py), same threads, same machine, now:\n",
+        bench::TORCH_VERSION
+    );
     println!("| rule | M | ours µs / run-step | PyTorch µs / run-step | speed-up | ours CPU µs | PyTorch CPU µs | speed-up (CPU) |");
     println!("|---|---|---|---|---|---|---|---|");
     for (r, t) in rows.iter().zip(&torch) {

@@ -177,7 +177,10 @@ pub struct TorchRow {
 }
 
 /// The Python of the venv that scripts/setup.sh installs torch into
-/// ($CREDIT_CACHE, else $XDG_CACHE_HOME/credit-assign or ~/.cache/credit-assign), if present.
+/// (the venv of `scripts/setup.sh`'s TORCH_VERSION in $CREDIT_CACHE, else $XDG_CACHE_HOME/credit-assign or ~/.cache/credit-assign), if present.
+/// The PyTorch release scripts/setup.sh installs (and this build links).
+pub const TORCH_VERSION: &str = "2.11.0";
+
 pub fn torch_python() -> Option<PathBuf> {
     let cache = std::env::var_os("CREDIT_CACHE")
         .map(PathBuf::from)
@@ -187,7 +190,7 @@ pub fn torch_python() -> Option<PathBuf> {
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/credit-assign"))
         })?;
-    let python = cache.join("torch-2.13.0/bin/python");
+    let python = cache.join(format!("torch-{TORCH_VERSION}/bin/python"));
     python.is_file().then_some(python)
 }
 
