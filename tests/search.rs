@@ -497,3 +497,66 @@ runs:
     let runs = run(&yaml.replace("iterations: 1,", "iterations: 20,"), &out);
     assert!(runs.iter().all(|r| r.status == Status::Completed));
 }
+
+#[test]
+fn the_command_line_search_shards_ranks_and_reruns_the_best() {
+    let dir = tmp_dir("search-cli");
+    let yaml = SEARCH
+        .replace("SELECT", "min")
+        .replace("experiment: s", "experiment: cli-search")
+        .replace(
+            "runs:\n  - { rule: bp, lr: 0.01 }",
+            "runs:\n  - { rule: bp, lr: 0.01 }\n  - { rule: fa, lr: 0.01 }",
+        );
+    let config = common::write_config(&dir, "cli", &yaml);
+    let out = dir.join("out");
+    let search = |extra: &[&str]| {
+        let status = common::credit()
+            .arg("--threads")
+            .arg("1")
+            .arg("search")
+            .arg(&config)
+            .args(["--trials", "4", "--device", "cpu", "--out"])
+            .arg(&out)
+            .args(extra)
+            .status()
+            .unwrap();
+        assert!(status.success(), "credit search {extra:?}");
+    };
+    // Two shards, then the plain command ranks without training again.
+    search(&["--shard", "0/2"]);
+    assert!(!out.join("cli-search/search.csv").exists());
+    search(&["--shard", "1/2"]);
+    search(&["--top", "2", "--seeds", "0,1"]);
+    let csv = std::fs::read_to_string(out.join("cli-search/search.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        5,
+        "4 trials of bp, fa is a control:\n{csv}"
+    );
+    assert!(csv.starts_with(
+        "label,rank,trial,lr,seeds,diverged,min_val_error,test_error_at_min_val_error\n"
+    ));
+    // The expanded config runs with `credit run` as the same experiment (nothing retrained).
+    assert!(out.join("cli-search.yaml").exists());
+    let top = std::fs::read_to_string(out.join("cli-search-top/search.csv")).unwrap();
+    assert_eq!(top.lines().count(), 3, "{top}");
+    assert!(
+        top.lines().skip(1).all(|l| l.contains(",2,")),
+        "two seeds per trial:\n{top}"
+    );
+    let summary = std::fs::read_to_string(out.join("cli-search-top/summary.csv")).unwrap();
+    assert_eq!(
+        summary.lines().count(),
+        1 + 2 * 2 + 2,
+        "best 2 × 2 seeds + the control × 2"
+    );
+    let status = common::credit()
+        .args(["run"])
+        .arg(out.join("cli-search.yaml"))
+        .args(["--device", "cpu", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
