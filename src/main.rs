@@ -46,6 +46,41 @@ enum Command {
         #[arg(long, value_name = "K")]
         jobs: Option<usize>,
     },
+    /// Random search over a config's `search:` block: draw the trials, train them (trials
+    /// that agree in shape as members of one program), rank them on validation in
+    /// <out>/<experiment>/search.csv. The expanded config goes to <out>/<experiment>.yaml.
+    Search {
+        config: PathBuf,
+        /// Number of trials (default: the block's `trials:`).
+        #[arg(long)]
+        trials: Option<usize>,
+        /// The search's seed: trial t's values are a function of (seed, t).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        #[arg(long)]
+        fresh: bool,
+        /// Train only shard i of N; rerun without --shard once every shard is done to rank.
+        #[arg(long, value_name = "i/N", conflicts_with = "jobs")]
+        shard: Option<Shard>,
+        /// Run the shards as K local processes, then rank.
+        #[arg(long, value_name = "K")]
+        jobs: Option<usize>,
+        /// Only write the expanded config (for `credit run`/`credit submit`), train nothing.
+        #[arg(long)]
+        write_config: bool,
+        /// Rerun the best K trials of each searched entry with --seeds: <experiment>-top.
+        #[arg(long, value_name = "K", requires = "seeds")]
+        top: Option<usize>,
+        /// Seeds of the --top rerun, e.g. 0,1,2,3,4.
+        #[arg(long, value_delimiter = ',', requires = "top")]
+        seeds: Vec<u64>,
+    },
     /// Check that every run of an experiment folder finished and write its summary.csv,
     /// aggregate.csv and figures (after sharded runs).
     Collect { experiment_dir: PathBuf },
@@ -161,6 +196,37 @@ fn real_main() -> Result<()> {
                 eprintln!("peak memory (VmHWM): {peak:.0} MiB");
             }
         }
+        Command::Search {
+            config,
+            trials,
+            seed,
+            quick,
+            device,
+            out,
+            fresh,
+            shard,
+            jobs,
+            write_config,
+            top,
+            seeds,
+        } => {
+            signals::install();
+            let args = SearchArgs {
+                config: &config,
+                trials,
+                seed,
+                quick,
+                device: &device,
+                out: &out,
+                fresh,
+                shard,
+                jobs,
+                write_config,
+                top: top.map(|k| (k, seeds)),
+                threads: cli.threads,
+            };
+            search(&args)?
+        }
         Command::Collect { experiment_dir } => {
             let runs = collect::collect(&experiment_dir)?;
             eprintln!(
@@ -267,6 +333,105 @@ fn run_config(path: &Path, run: &RunArgs) -> Result<usize> {
             path.display()
         ),
     }
+}
+
+struct SearchArgs<'a> {
+    config: &'a Path,
+    trials: Option<usize>,
+    seed: u64,
+    quick: bool,
+    device: &'a str,
+    out: &'a Path,
+    fresh: bool,
+    shard: Option<Shard>,
+    jobs: Option<usize>,
+    write_config: bool,
+    top: Option<(usize, Vec<u64>)>,
+    threads: Option<i32>,
+}
+
+/// `credit search`: expand, write the config, train (all, a shard, or K local shards),
+/// rank; then the --top rerun.
+fn search(a: &SearchArgs) -> Result<()> {
+    use mlp::search;
+    let origin = a.config.display().to_string();
+    let value = config::load_value(a.config, a.quick)?;
+    if config::kind_of(&value) != "mlp" {
+        bail!("{origin}: credit search drives MLP configs only (kind: mlp)");
+    }
+    let ex = search::expand(value, a.trials, a.seed, &origin)?;
+    let note = format!(
+        "expanded by `credit search {origin}{} --trials {} --seed {}`: run it with `credit run` (no --quick)",
+        if a.quick { " --quick" } else { "" },
+        ex.trials,
+        ex.seed
+    );
+    let path = search::write_config(&ex.exp, a.out, &note)?;
+    eprintln!(
+        "{}: {} trials -> {}",
+        ex.exp.experiment,
+        ex.trials,
+        path.display()
+    );
+    if a.write_config {
+        return Ok(());
+    }
+    let run = |exp: &mlp::Experiment, path: &Path, shard: Option<Shard>| -> Result<Vec<_>> {
+        match a.jobs {
+            Some(0) => bail!("--jobs 0: give at least one process"),
+            Some(count) => mlp::jobs::run(&mlp::jobs::Jobs {
+                config: path,
+                quick: false,
+                device: a.device,
+                out: a.out,
+                fresh: a.fresh,
+                count,
+                threads: a.threads,
+            }),
+            None => {
+                let opts = mlp::RunOptions {
+                    quick: false,
+                    device: parse_device(a.device)?,
+                    out_root: a.out.to_path_buf(),
+                    data_dir: data::default_data_dir(),
+                    fresh: a.fresh,
+                    shard,
+                };
+                Ok(mlp::run_experiment(exp, &opts)?.1)
+            }
+        }
+    };
+    let runs = run(&ex.exp, &path, a.shard)?;
+    if a.shard.is_some() {
+        eprintln!(
+            "shard done; once every shard is, rerun without --shard to rank the trials (nothing is retrained)"
+        );
+        return Ok(());
+    }
+    let rank = |exp: &mlp::Experiment, runs: &[credit_assign::output::RunSummary]| -> Result<_> {
+        let ranked = search::rank(exp, &ex.searched, &ex.search, runs)?;
+        let csv = a.out.join(&exp.experiment).join("search.csv");
+        search::write_csv(&csv, &ex.search, &ranked)?;
+        eprintln!(
+            "{}: trials ranked on validation in {}",
+            exp.experiment,
+            csv.display()
+        );
+        search::print_best(&ex.search, &ranked, 3);
+        Ok(ranked)
+    };
+    let ranked = rank(&ex.exp, &runs)?;
+    if let Some((k, seeds)) = &a.top {
+        let top = search::top(&ex.exp, &ranked, *k, seeds)?;
+        let note = format!(
+            "the best {k} trials of {}, seeds {seeds:?}",
+            ex.exp.experiment
+        );
+        let path = search::write_config(&top, a.out, &note)?;
+        let runs = run(&top, &path, None)?;
+        rank(&top, &runs)?;
+    }
+    Ok(())
 }
 
 /// The process's peak resident memory, from /proc (Linux).

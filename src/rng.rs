@@ -24,6 +24,8 @@ pub enum Stream {
     TrainNoise = 7,
     /// Test-time noise for `test_error_noisy`.
     EvalNoise = 8,
+    /// `credit search`'s draws of hyperparameters.
+    Search = 9,
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for data order.

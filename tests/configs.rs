@@ -1,4 +1,5 @@
-//! Every shipped MLP config parses and validates, as written and with --quick.
+//! Every shipped MLP config parses and validates, as written and with --quick (search
+//! configs as `credit search` expands them).
 use credit_assign::config::{kind_of, load_value};
 use credit_assign::mlp::{sweep, Experiment};
 
@@ -16,8 +17,14 @@ fn every_shipped_mlp_config_is_valid_full_and_quick() {
             if kind_of(&value) != "mlp" {
                 continue;
             }
-            let exp = Experiment::from_value(value, &path.display().to_string())
-                .unwrap_or_else(|e| panic!("{} (quick {quick}): {e:#}", path.display()));
+            let origin = path.display().to_string();
+            // A search config (`search:` block) is checked as `credit search` expands it.
+            let exp = if value.get("search").is_some() {
+                credit_assign::mlp::search::expand(value, None, 0, &origin).map(|e| e.exp)
+            } else {
+                Experiment::from_value(value, &origin)
+            }
+            .unwrap_or_else(|e| panic!("{} (quick {quick}): {e:#}", path.display()));
             assert_eq!(exp.experiment.ends_with("-quick"), quick);
             assert!(!sweep::programs(&exp).unwrap().is_empty());
             checked += 1;

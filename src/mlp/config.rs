@@ -50,9 +50,63 @@ pub struct DataSpec {
     /// Test images used (default: all).
     #[serde(default)]
     pub test_size: Option<usize>,
+    /// Training images held out as a validation set, scored at every evaluation
+    /// (`val_loss`, `val_error`). `train_size` then counts the images that remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<usize>,
+    /// Which end of the training file the validation set comes from: `first` (TF's
+    /// `read_data_sets`, which the authors' code used: it trained on images 5,000–59,999)
+    /// or `last`.
+    #[serde(default, skip_serializing_if = "Holdout::is_first")]
+    pub holdout: Holdout,
     /// Seed of the generated data (gaussian, synthetic-mnist).
     #[serde(default)]
     pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Holdout {
+    #[default]
+    First,
+    Last,
+}
+
+impl Holdout {
+    fn is_first(&self) -> bool {
+        *self == Holdout::First
+    }
+}
+
+/// How a learned B (or D) starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BInit {
+    /// Drawn like W (and like FA's fixed B of the same seed).
+    #[default]
+    Random,
+    /// All zeros, as the authors' code started NP's B.
+    Zero,
+}
+
+impl BInit {
+    fn is_random(&self) -> bool {
+        *self == BInit::Random
+    }
+}
+
+/// One trial of a random search: the member settings it sets (the entry gives the rest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trial {
+    /// The trial's number in its search: names its runs (`np-trial7-seed0`).
+    pub trial: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_b: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,6 +224,13 @@ pub struct RunSpec {
     /// This run's seeds (replaces training.seeds), e.g. Fig. 3's 10 seeds for the DAE.
     #[serde(default)]
     pub seeds: Option<Vec<u64>>,
+    /// How the learned B (np, sg) or D (np_dfa) starts: random (default) or zero (the code).
+    #[serde(default, skip_serializing_if = "BInit::is_random")]
+    pub b_init: BInit,
+    /// Points (lr, sigma, lr_b) to run instead of the product of swept lists: one member per
+    /// trial and seed. `credit search` writes these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trials: Option<Vec<Trial>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +255,12 @@ fn default_true() -> bool {
 
 impl Experiment {
     pub fn from_value(value: Value, origin: &str) -> Result<Self> {
+        if value.get("search").is_some() {
+            bail!(
+                "{origin} is a random search (it has a `search:` block): run it with \
+                 `credit search {origin} --trials N`"
+            );
+        }
         let exp: Experiment = crate::config::parse(value, origin)?;
         exp.validate()
             .with_context(|| format!("{origin}: invalid config"))?;
@@ -250,6 +317,18 @@ impl Experiment {
                 self.data.dataset,
                 known.join(", ")
             );
+        }
+        match (self.data.validation, self.data.holdout) {
+            (Some(0), _) => {
+                bail!("data.validation must be positive; remove it for no validation set")
+            }
+            (Some(_), _) if self.data.dataset == "gaussian" => {
+                bail!("data.validation: the teacher task (gaussian) has no validation set")
+            }
+            (None, Holdout::Last) => {
+                bail!("data.holdout only applies with data.validation (images held out)")
+            }
+            _ => {}
         }
         if (self.task == Task::Teacher) != (self.data.dataset == "gaussian") {
             bail!("task: teacher goes with data.dataset: gaussian, and only with it");
@@ -339,7 +418,53 @@ fn check_sizes(field: &str, sizes: &[i64], acts: &[Activation], task: Task) -> R
 }
 
 impl RunSpec {
+    /// The entry of one trial: its values in place of the entry's, no `trials:`.
+    pub fn for_trial(&self, trial: &Trial) -> RunSpec {
+        let mut spec = self.clone();
+        spec.trials = None;
+        for (slot, v) in [
+            (&mut spec.lr, trial.lr),
+            (&mut spec.sigma, trial.sigma),
+            (&mut spec.lr_b, trial.lr_b),
+        ] {
+            if let Some(v) = v {
+                *slot = Some(Sweep::One(v));
+            }
+        }
+        spec
+    }
+
     fn validate(&self, exp: &Experiment) -> Result<()> {
+        let Some(trials) = &self.trials else {
+            return self.validate_one(exp);
+        };
+        if trials.is_empty() {
+            bail!("trials: list at least one trial, or remove the field");
+        }
+        for (field, sweep) in [
+            ("lr", &self.lr),
+            ("sigma", &self.sigma),
+            ("lr_b", &self.lr_b),
+        ] {
+            if let Some(Sweep::Many(_)) = sweep {
+                bail!("{field}: a swept list cannot go with trials:; give one value (a trial's own value replaces it) or put the values in the trials");
+            }
+        }
+        for (j, t) in trials.iter().enumerate() {
+            if let Some(i) = trials[..j].iter().position(|o| o.trial == t.trial) {
+                bail!(
+                    "trials[{i}] and trials[{j}] are both trial {}; each number names one run",
+                    t.trial
+                );
+            }
+            self.for_trial(t)
+                .validate_one(exp)
+                .with_context(|| format!("trials[{j}] (trial {})", t.trial))?;
+        }
+        Ok(())
+    }
+
+    fn validate_one(&self, exp: &Experiment) -> Result<()> {
         if let Some(name) = &self.name {
             if !folder_name_ok(name) {
                 bail!(
@@ -445,6 +570,13 @@ impl RunSpec {
         }
         if !positive(self.adam_eps) {
             bail!("adam_eps must be positive (got {})", self.adam_eps);
+        }
+        if self.b_init == BInit::Zero && !self.rule.fits_feedback() {
+            bail!(
+                "b_init: zero is only for rules that learn their feedback (np, np_dfa, sg); \
+                 {}'s feedback is not learned",
+                self.rule.name()
+            );
         }
         Ok(())
     }

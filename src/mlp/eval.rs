@@ -34,18 +34,58 @@ pub fn evaluate(
     step: u64,
     noisy: Option<&NoisyScore>,
 ) -> Result<Evaluated> {
+    let set = Set {
+        x: &data.test_x,
+        y: data.test_y.as_ref(),
+        labels: data.test_labels.as_ref(),
+        names: ["test_loss", "test_error", "test_error_noisy"],
+    };
+    score(net, &set, task, t, step, noisy)
+}
+
+/// `val_loss` and, for classification, `val_error` on the validation set (clean output
+/// only), in the units of the test metrics; nothing without one.
+pub fn evaluate_val(net: &Mlp, data: &TaskData, task: Task, t: i64) -> Result<Evaluated> {
+    let Some(val) = &data.val else {
+        return Ok(Vec::new());
+    };
+    let set = Set {
+        x: &val.x,
+        y: val.y.as_ref(),
+        labels: Some(&val.labels),
+        names: ["val_loss", "val_error", "val_error_noisy"],
+    };
+    score(net, &set, task, t, 0, None)
+}
+
+/// Examples to score and the names of their metrics (loss, error, noisy error).
+struct Set<'a> {
+    x: &'a Tensor,
+    y: Option<&'a Tensor>,
+    labels: Option<&'a Tensor>,
+    names: [&'static str; 3],
+}
+
+fn score(
+    net: &Mlp,
+    set: &Set,
+    task: Task,
+    t: i64,
+    step: u64,
+    noisy: Option<&NoisyScore>,
+) -> Result<Evaluated> {
     let m = net.members();
-    let device = data.test_x.device();
-    let n_test = data.test_x.size()[0];
+    let device = set.x.device();
+    let n_test = set.x.size()[0];
     let zeros = || Tensor::zeros([m], (Kind::Double, device));
     let (mut loss, mut wrong, mut wrong_noisy) = (zeros(), zeros(), zeros());
     let mut start = 0;
     while start < n_test {
         let len = EVAL_CHUNK.min(n_test - start);
-        let x = data.test_x.narrow(0, start, len);
+        let x = set.x.narrow(0, start, len);
         let xm = x.unsqueeze(0).expand([m, len, x.size()[1]], false);
         let trace = net.forward(&xm, None);
-        let y = match &data.test_y {
+        let y = match set.y {
             Some(y) => y
                 .narrow(0, start, len)
                 .unsqueeze(0)
@@ -56,9 +96,8 @@ pub fn evaluate(
             .to_kind(Kind::Double)
             .sum_dim_intlist(1, false, None);
         if task == Task::Classify {
-            let labels = data
-                .test_labels
-                .as_ref()
+            let labels = set
+                .labels
                 .context("classification needs test labels")?
                 .narrow(0, start, len);
             let count_wrong = |y_hat: &Tensor| {
@@ -77,15 +116,16 @@ pub fn evaluate(
         }
         start += len;
     }
+    let [loss_name, error_name, noisy_name] = set.names;
     let mut out = vec![(
-        "test_loss",
+        loss_name,
         Vec::<f64>::try_from(loss * (t as f64 / n_test as f64))?,
     )];
     if task == Task::Classify {
-        out.push(("test_error", Vec::<f64>::try_from(wrong / n_test as f64)?));
+        out.push((error_name, Vec::<f64>::try_from(wrong / n_test as f64)?));
         if noisy.is_some() {
             out.push((
-                "test_error_noisy",
+                noisy_name,
                 Vec::<f64>::try_from(wrong_noisy / n_test as f64)?,
             ));
         }

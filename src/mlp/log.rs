@@ -73,10 +73,35 @@ impl RunLog {
             None => format!("final_{metric}"),
         };
         self.results.insert(key, v);
-        if metric.starts_with("test_") {
+        if metric.starts_with("test_") || metric.starts_with("val_") {
             let best = self.results.entry(format!("min_{metric}")).or_insert(v);
             if v < *best {
                 *best = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// One evaluation's rows. Where a validation metric reaches a new minimum, also
+    /// `argmin_val_<m>` (the iteration) and `test_<m>_at_min_val_<m>` (the test value there):
+    /// the test score of the model that validation would select.
+    pub fn record_eval(&mut self, it: u64, values: &[(&str, f64)]) -> Result<()> {
+        if !self.alive() {
+            return Ok(());
+        }
+        for (metric, v) in values {
+            let old = self.results.get(&format!("min_{metric}")).copied();
+            self.record(it, metric, None, *v)?;
+            let Some(m) = metric.strip_prefix("val_") else {
+                continue;
+            };
+            // A strictly lower value (the first one counts): the earliest best iteration.
+            if old.is_none_or(|old| *v < old) {
+                self.results.insert(format!("argmin_{metric}"), it as f64);
+                let test = format!("test_{m}");
+                if let Some((_, t)) = values.iter().find(|(n, _)| *n == test) {
+                    self.results.insert(format!("{test}_at_min_{metric}"), *t);
+                }
             }
         }
         Ok(())

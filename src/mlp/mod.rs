@@ -3,7 +3,7 @@
 //! owns all state of a program (`trainer`, `streams`), evaluation (`eval`), per-run logs
 //! (`log`), the autoencoder's outputs (`autoencoder`), the run loop with checkpoints (`run`),
 //! a whole experiment or one shard of it (`experiment`, `shard`, `memory`), collection and
-//! status (`collect`), and `credit bench` (`bench`).
+//! status (`collect`), `credit search` (`search`), and `credit bench` (`bench`).
 pub mod autoencoder;
 pub mod bench;
 pub mod collect;
@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod log;
 pub mod memory;
 pub mod run;
+pub mod search;
 pub mod shard;
 pub mod streams;
 pub mod sweep;

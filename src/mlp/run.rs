@@ -6,7 +6,7 @@
 //! uninterrupted run writes.
 use super::autoencoder;
 use super::config::Experiment;
-use super::eval::{evaluate, NoisyScore};
+use super::eval::{evaluate, evaluate_val, NoisyScore};
 use super::log::{RunLog, Saved};
 use super::sweep::{Group, Member};
 use super::tasks::TaskData;
@@ -242,11 +242,11 @@ impl<'a> Program<'a> {
             }
         });
         let t = exp.training.batch_size;
-        let results = evaluate(&self.trainer.net, data, exp.task, t, step, noisy.as_ref())?;
+        let mut results = evaluate(&self.trainer.net, data, exp.task, t, step, noisy.as_ref())?;
+        results.extend(evaluate_val(&self.trainer.net, data, exp.task, t)?);
         for (k, log) in self.logs.iter_mut().enumerate() {
-            for (metric, values) in &results {
-                log.record(step, metric, None, values[k])?;
-            }
+            let values: Vec<(&str, f64)> = results.iter().map(|(n, v)| (*n, v[k])).collect();
+            log.record_eval(step, &values)?;
             log.check_finite(step, results[0].1[k]);
         }
         Ok(())
@@ -341,7 +341,7 @@ fn remove_if_present(path: &Path) -> Result<()> {
 /// The fully resolved config of one run: the experiment with only this run's settings.
 fn write_run_config(exp: &Experiment, group: &Group, m: &Member, run_dir: &Path) -> Result<()> {
     use super::config::Sweep;
-    let mut spec = group.spec.clone();
+    let mut spec = m.spec(&group.spec);
     if spec.lr.is_some() {
         spec.lr = Some(Sweep::One(m.lr));
     }

@@ -22,8 +22,20 @@ pub struct Member {
     pub sigma: f64,
     pub lr: f64,
     pub lr_b: f64,
+    /// Its position in the entry's `trials:`, where the entry has them.
+    pub trial: Option<usize>,
     /// The numeric settings in its name (sigma, lr, width...), for summary.csv.
     pub params: BTreeMap<String, f64>,
+}
+
+impl Member {
+    /// The entry with this member's own settings: its trial's values, where it has one.
+    pub fn spec(&self, entry: &RunSpec) -> RunSpec {
+        match (self.trial, &entry.trials) {
+            (Some(j), Some(trials)) => entry.for_trial(&trials[j]),
+            _ => entry.clone(),
+        }
+    }
 }
 
 /// Runs of one entry and one architecture: members of one batched program.
@@ -60,6 +72,7 @@ struct Draft {
     sigma: f64,
     lr: f64,
     lr_b: f64,
+    trial: Option<usize>,
     /// Setting name → (text for names, number for summary.csv where numeric).
     settings: BTreeMap<&'static str, (String, Option<f64>)>,
 }
@@ -82,21 +95,39 @@ fn drafts(exp: &Experiment) -> Vec<Draft> {
             .name
             .clone()
             .unwrap_or_else(|| spec.rule.name().to_string());
+        // The entry's points: its trials, or the product of its swept lists.
+        let points: Vec<(Option<usize>, RunSpec)> = match &spec.trials {
+            Some(trials) => trials
+                .iter()
+                .enumerate()
+                .map(|(j, t)| (Some(j), spec.for_trial(t)))
+                .collect(),
+            None => vec![(None, spec.clone())],
+        };
+        let seeds = spec.seeds.as_ref().unwrap_or(&exp.training.seeds);
         for sizes in &archs {
-            for &sigma in &values(&spec.sigma) {
-                for &lr in &values(&spec.lr) {
-                    for &lr_b in &values(&spec.lr_b) {
-                        for &seed in spec.seeds.as_ref().unwrap_or(&exp.training.seeds) {
-                            out.push(Draft {
-                                spec_index: k,
-                                sizes: sizes.clone(),
-                                label: label.clone(),
-                                seed,
-                                sigma,
-                                lr,
-                                lr_b,
-                                settings: settings(spec, sizes, sigma, lr, lr_b),
-                            });
+            for (trial, point) in &points {
+                for &sigma in &values(&point.sigma) {
+                    for &lr in &values(&point.lr) {
+                        for &lr_b in &values(&point.lr_b) {
+                            for &seed in seeds {
+                                let mut settings = settings(point, sizes, sigma, lr, lr_b);
+                                if let (Some(j), Some(trials)) = (trial, &spec.trials) {
+                                    let t = trials[*j].trial;
+                                    settings.insert("trial", (t.to_string(), Some(t as f64)));
+                                }
+                                out.push(Draft {
+                                    spec_index: k,
+                                    sizes: sizes.clone(),
+                                    label: label.clone(),
+                                    seed,
+                                    sigma,
+                                    lr,
+                                    lr_b,
+                                    trial: *trial,
+                                    settings,
+                                });
+                            }
                         }
                     }
                 }
@@ -165,6 +196,7 @@ fn settings(
     s.insert("gamma", num(spec.gamma));
     s.insert("warmup", num(spec.warmup as f64));
     s.insert("perturb_bias", text(spec.perturb_bias.to_string()));
+    s.insert("b_init", text(format!("{:?}", spec.b_init).to_lowercase()));
     s
 }
 
@@ -191,6 +223,10 @@ fn differing(runs: &[&Draft]) -> Vec<&'static str> {
             *by_width.entry(w).or_insert(&r.settings["sizes"].0) == r.settings["sizes"].0
         });
         keys.insert(0, if width_tells { "width" } else { "sizes" });
+    }
+    // A trial's number names its values (summary.csv still lists them).
+    if keys.contains(&"trial") {
+        keys.retain(|k| !["sigma", "lr", "lr_b"].contains(k));
     }
     keys
 }
@@ -252,6 +288,7 @@ fn named(exp: &Experiment) -> Result<Vec<(usize, Vec<i64>, Member)>> {
                 sigma: d.sigma,
                 lr: d.lr,
                 lr_b: d.lr_b,
+                trial: d.trial,
                 params,
             },
         ));

@@ -16,6 +16,15 @@ pub struct TaskData {
     pub test_y: Option<Tensor>,
     /// [N_test] class labels, where the data have them.
     pub test_labels: Option<Tensor>,
+    /// The validation set held out of the training file (`data.validation`).
+    pub val: Option<Split>,
+}
+
+/// A held-out set: inputs, targets (None for the autoencoder) and class labels.
+pub struct Split {
+    pub x: Tensor,
+    pub y: Option<Tensor>,
+    pub labels: Tensor,
 }
 
 impl TaskData {
@@ -39,9 +48,11 @@ pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskDat
     let n_out = *exp.network.sizes.last().expect("validated");
     let (train_x, train_labels, test_x, test_labels) = match exp.data.dataset.as_str() {
         "mnist" | "fashion-mnist" => images(exp, data_dir)?,
+        // The generated training file holds the validation images too, so that train_size
+        // still counts the training images.
         "synthetic-mnist" => synthetic_mnist(
             exp.data.seed,
-            exp.data.train_size.unwrap_or(2000),
+            exp.data.train_size.unwrap_or(2000) + exp.data.validation.unwrap_or(0),
             exp.data.test_size.unwrap_or(500),
         ),
         "gaussian" => return teacher(exp, n0, n_out, device),
@@ -54,6 +65,7 @@ pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskDat
             train_x.size()[1]
         );
     }
+    let (train_x, train_labels, val) = hold_out(train_x, train_labels, &exp.data)?;
     let train_x = take(&train_x, exp.data.train_size, "data.train_size")?;
     let train_labels = take(&train_labels, exp.data.train_size, "data.train_size")?;
     let test_x = take(&test_x, exp.data.test_size, "data.test_size")?;
@@ -74,13 +86,45 @@ pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskDat
         Task::Autoencode => (None, None),
         Task::Teacher => bail!("task: teacher needs data.dataset: gaussian"),
     };
+    let val = val.map(|(x, labels)| Split {
+        y: (exp.task == Task::Classify).then(|| one_hot(&labels, n_out).to_device(device)),
+        x: x.to_device(device),
+        labels: labels.to_device(device),
+    });
     Ok(TaskData {
         train_x: train_x.to_device(device),
         train_y: train_y.map(|y| y.to_device(device)),
         test_x: test_x.to_device(device),
         test_y: test_y.map(|y| y.to_device(device)),
         test_labels: Some(test_labels.to_device(device)),
+        val,
     })
+}
+
+/// Split `data.validation` images off the training file (its first or last ones): the
+/// training images and labels that remain, and the validation set.
+#[allow(clippy::type_complexity)]
+pub fn hold_out(
+    x: Tensor,
+    labels: Tensor,
+    spec: &super::config::DataSpec,
+) -> Result<(Tensor, Tensor, Option<(Tensor, Tensor)>)> {
+    let Some(n) = spec.validation else {
+        return Ok((x, labels, None));
+    };
+    let (have, n) = (x.size()[0], n as i64);
+    if n >= have {
+        bail!("data.validation is {n}, but the training file holds {have} images: nothing would be left to train on");
+    }
+    let (val_at, train_at) = match spec.holdout {
+        super::config::Holdout::First => (0, n),
+        super::config::Holdout::Last => (have - n, 0),
+    };
+    Ok((
+        x.narrow(0, train_at, have - n),
+        labels.narrow(0, train_at, have - n),
+        Some((x.narrow(0, val_at, n), labels.narrow(0, val_at, n))),
+    ))
 }
 
 fn take(t: &Tensor, n: Option<usize>, field: &str) -> Result<Tensor> {
@@ -122,5 +166,6 @@ fn teacher(exp: &Experiment, n0: i64, n_out: i64, device: Device) -> Result<Task
         train_x,
         test_x,
         test_labels: None,
+        val: None,
     })
 }

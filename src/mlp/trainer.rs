@@ -5,7 +5,7 @@
 //! every noise stream are functions of (seed, stream, step) (`super::streams`), so the
 //! iteration is the only stream position, and `save`/`load` of the tensors below is a
 //! complete checkpoint.
-use super::config::{Experiment, SolverKind};
+use super::config::{BInit, Experiment, SolverKind};
 use super::streams::{per_member, DataOrder, HiddenNoise};
 use super::sweep::Group;
 use super::tasks::TaskData;
@@ -59,6 +59,12 @@ impl Trainer {
             Form::Backprop => Vec::new(),
             Form::Feedback => fa::init_b(sizes, &seeds, device),
             Form::Direct => dfa::init_d(sizes, &seeds, device),
+        };
+        // The learned B (or D) may start at zero, as the authors' code did (validated: only
+        // rules that fit their feedback take it).
+        let b = match spec.b_init {
+            BInit::Random => b,
+            BInit::Zero => b.iter().map(Tensor::zeros_like).collect(),
         };
         let solver = spec.solver.map(|kind| match kind {
             SolverKind::Ridge => Solver::Ridge(ridge_sums(group, device)),

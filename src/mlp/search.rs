@@ -1,0 +1,590 @@
+//! `credit search`: random hyperparameter search over an MLP config's `search:` block.
+//!
+//! ```yaml
+//! search:
+//!   trials: 30              # default for --trials
+//!   metric: val_error       # val_error | val_loss: needs data.validation
+//!   select: final           # final | min: the last evaluation's value, or the best one
+//!   params:
+//!     runs[0].lr:    { log_uniform: [1.0e-6, 1.0e-3] }
+//!     runs[0].sigma: { log_uniform: [1.0e-4, 1.0e-1] }
+//!     runs[0].b_init: { choice: [zero, random] }
+//! ```
+//!
+//! Each trial's value of a parameter is a function of (search seed, trial, parameter), so a
+//! search is reproducible and trial t draws the same values whatever N is. A searched entry
+//! becomes entries with `trials:` lists: trials that agree on every setting except lr,
+//! sigma and lr_b (which vary per member) train as members of one batched program. The
+//! expanded experiment is an ordinary config, written to `<out>/<experiment>.yaml` and run
+//! by the normal engine, so checkpoints, `--shard`, `--jobs` and `credit run` on it work.
+//! Entries without searched parameters run as they are (controls).
+use super::config::{Experiment, RunSpec, Task};
+use crate::output::{fmt_f64, write_atomic, RunSummary, Status};
+use crate::rng::{derive, SplitMix64, Stream};
+use anyhow::{bail, Context, Result};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Settings that vary per member: a trial's values of these go in `trials:`.
+const MEMBER_FIELDS: [&str; 3] = ["lr", "sigma", "lr_b"];
+/// Entry settings a search may not set.
+const FIXED_FIELDS: [&str; 5] = ["name", "rule", "seeds", "sizes", "trials"];
+
+/// How one parameter is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dist {
+    /// 10^U(log10 lo, log10 hi).
+    LogUniform(f64, f64),
+    /// U(lo, hi).
+    Uniform(f64, f64),
+    /// One of the values, each equally likely.
+    Choice(Vec<Value>),
+}
+
+impl Dist {
+    /// Parse `{log_uniform: [lo, hi]}`, `{uniform: [lo, hi]}` or `{choice: [...]}`.
+    pub fn from_value(v: &Value, field: &str) -> Result<Self> {
+        let map = match v {
+            Value::Mapping(m) if m.len() == 1 => m,
+            _ => bail!(
+                "{field}: give one of {{log_uniform: [lo, hi]}}, {{uniform: [lo, hi]}}, \
+                 {{choice: [a, b, ...]}}"
+            ),
+        };
+        let (kind, args) = map.iter().next().expect("one entry");
+        let kind = kind.as_str().unwrap_or("");
+        let bounds = |log: bool| -> Result<(f64, f64)> {
+            let nums: Option<Vec<f64>> = args
+                .as_sequence()
+                .map(|s| s.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+                .unwrap_or(None);
+            match nums.as_deref() {
+                Some(&[lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => {
+                    if log && lo <= 0.0 {
+                        bail!("{field}.{kind}: the bounds must be positive (got {lo})");
+                    }
+                    Ok((lo, hi))
+                }
+                _ => bail!("{field}.{kind}: give [lo, hi], two finite numbers with lo < hi"),
+            }
+        };
+        Ok(match kind {
+            "log_uniform" => {
+                let (lo, hi) = bounds(true)?;
+                Dist::LogUniform(lo, hi)
+            }
+            "uniform" => {
+                let (lo, hi) = bounds(false)?;
+                Dist::Uniform(lo, hi)
+            }
+            "choice" => match args.as_sequence() {
+                Some(values) if !values.is_empty() => Dist::Choice(values.clone()),
+                _ => bail!("{field}.choice: list at least one value"),
+            },
+            other => bail!("{field}: '{other}' is unknown; use log_uniform, uniform or choice"),
+        })
+    }
+
+    /// The value of trial `trial` of the search seeded `seed`, for the parameter `key`.
+    pub fn draw(&self, seed: u64, trial: u64, key: &str) -> Value {
+        let mut rng = SplitMix64::new(derive(seed ^ fnv1a(key), Stream::Search, trial));
+        // 53 random bits: uniform on [0, 1).
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        match self {
+            Dist::LogUniform(lo, hi) => {
+                let (a, b) = (lo.log10(), hi.log10());
+                Value::from(10f64.powf(a + u * (b - a)).clamp(*lo, *hi))
+            }
+            Dist::Uniform(lo, hi) => Value::from((lo + u * (hi - lo)).clamp(*lo, *hi)),
+            Dist::Choice(values) => values[rng.below(values.len() as u64) as usize].clone(),
+        }
+    }
+}
+
+/// FNV-1a: a parameter's name → a 64-bit key, so each parameter has its own stream.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One searched parameter: `runs[entry].field`.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub key: String,
+    pub entry: usize,
+    pub field: String,
+    pub dist: Dist,
+}
+
+/// What trials are selected on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    /// The value at the last evaluation; the test value there.
+    Final,
+    /// The lowest value over evaluations; the test value at that evaluation.
+    Min,
+}
+
+/// A config's `search:` block.
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub trials: Option<usize>,
+    /// `val_error` or `val_loss`.
+    pub metric: String,
+    pub select: Select,
+    pub params: Vec<Param>,
+}
+
+impl Search {
+    /// Parse and check the block against the config's `runs:` (`n_runs` entries).
+    pub fn from_value(v: &Value, runs: &[Value]) -> Result<Self> {
+        let Value::Mapping(map) = v else {
+            bail!("search: a mapping with params: (and trials:, metric:, select:)")
+        };
+        for key in map.keys() {
+            let k = key.as_str().unwrap_or("");
+            if !["trials", "metric", "select", "params"].contains(&k) {
+                bail!("search.{k}: unknown field; use trials, metric, select or params");
+            }
+        }
+        let trials = match map.get("trials") {
+            None => None,
+            Some(t) => match t.as_u64() {
+                Some(n) if n > 0 => Some(n as usize),
+                _ => bail!("search.trials: a positive whole number"),
+            },
+        };
+        let metric = match map.get("metric").map(|m| m.as_str()) {
+            None => "val_error".to_string(),
+            Some(Some(m @ ("val_error" | "val_loss"))) => m.to_string(),
+            Some(_) => bail!("search.metric: use val_error or val_loss (validation metrics)"),
+        };
+        let select = match map.get("select").map(|m| m.as_str()) {
+            None | Some(Some("final")) => Select::Final,
+            Some(Some("min")) => Select::Min,
+            Some(_) => bail!("search.select: use final (the last evaluation) or min (the best)"),
+        };
+        let Some(Value::Mapping(params)) = map.get("params") else {
+            bail!(
+                "search.params: a mapping like {{ runs[0].lr: {{log_uniform: [1.0e-6, 1.0e-3]}} }}"
+            )
+        };
+        if params.is_empty() {
+            bail!("search.params: name at least one parameter");
+        }
+        let mut out = Vec::new();
+        for (key, dist) in params {
+            let key = key.as_str().unwrap_or("").to_string();
+            let field_path = format!("search.params.{key}");
+            let (entry, field) = parse_key(&key).with_context(|| {
+                format!("{field_path}: name a run entry's setting, e.g. runs[0].lr")
+            })?;
+            if entry >= runs.len() {
+                bail!(
+                    "{field_path}: the config has {} run entries (runs[0] to runs[{}])",
+                    runs.len(),
+                    runs.len() - 1
+                );
+            }
+            if FIXED_FIELDS.contains(&field.as_str()) {
+                bail!("{field_path}: {field} cannot be searched; search a run's settings (lr, sigma, lr_b, gamma, ...)");
+            }
+            let dist = Dist::from_value(dist, &field_path)?;
+            if MEMBER_FIELDS.contains(&field.as_str()) {
+                if let Dist::Choice(values) = &dist {
+                    if values.iter().any(|v| v.as_f64().is_none()) {
+                        bail!("{field_path}.choice: {field} takes numbers");
+                    }
+                }
+            }
+            out.push(Param {
+                key,
+                entry,
+                field,
+                dist,
+            });
+        }
+        Ok(Self {
+            trials,
+            metric,
+            select,
+            params: out,
+        })
+    }
+
+    /// The result keys of summary.json that select (validation) and score (test) a run.
+    pub fn keys(&self) -> (String, String) {
+        let m = self.metric.trim_start_matches("val_");
+        match self.select {
+            Select::Final => (format!("final_val_{m}"), format!("final_test_{m}")),
+            Select::Min => (format!("min_val_{m}"), format!("test_{m}_at_min_val_{m}")),
+        }
+    }
+
+    /// The searched fields of entry `k`, in the block's order.
+    fn fields_of(&self, k: usize) -> Vec<&Param> {
+        self.params.iter().filter(|p| p.entry == k).collect()
+    }
+}
+
+/// `runs[3].lr` → (3, "lr").
+fn parse_key(key: &str) -> Result<(usize, String)> {
+    let rest = key
+        .strip_prefix("runs[")
+        .context("it must start with runs[")?;
+    let (index, field) = rest.split_once("].").context("expected runs[K].field")?;
+    let index: usize = index.parse().context("K must be a whole number")?;
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("'{field}' is not a setting name");
+    }
+    Ok((index, field.to_string()))
+}
+
+/// A search expanded into an ordinary experiment.
+pub struct Expanded {
+    pub exp: Experiment,
+    pub search: Search,
+    pub trials: usize,
+    pub seed: u64,
+    /// Per searched label: its searched fields.
+    pub searched: BTreeMap<String, Vec<String>>,
+}
+
+/// Expand a loaded config (`quick:` already applied) into its trials. `trials` overrides
+/// `search.trials`.
+pub fn expand(
+    mut value: Value,
+    trials: Option<usize>,
+    seed: u64,
+    origin: &str,
+) -> Result<Expanded> {
+    let Value::Mapping(map) = &mut value else {
+        bail!("{origin}: the top level must be a mapping")
+    };
+    let block = map
+        .remove("search")
+        .with_context(|| format!("{origin} has no `search:` block; see configs/README.md"))?;
+    let Some(Value::Sequence(runs)) = map.get("runs").cloned() else {
+        bail!("{origin}: runs: list at least one run")
+    };
+    let search = Search::from_value(&block, &runs).with_context(|| format!("{origin}: search"))?;
+    let n = trials
+        .or(search.trials)
+        .with_context(|| format!("{origin}: give --trials N (or search.trials)"))?;
+    if n == 0 {
+        bail!("--trials 0: give at least one trial");
+    }
+    let mut searched: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut label_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut new_runs = Vec::new();
+    for (k, entry) in runs.iter().enumerate() {
+        let params = search.fields_of(k);
+        if params.is_empty() {
+            new_runs.push(entry.clone());
+            continue;
+        }
+        let label = entry
+            .get("name")
+            .or_else(|| entry.get("rule"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(j) = label_of.insert(label.clone(), k) {
+            bail!(
+                "{origin}: search: runs[{j}] and runs[{k}] are both searched under the label \
+                 '{label}'; give them different `name:`s"
+            );
+        }
+        searched.insert(label, params.iter().map(|p| p.field.clone()).collect());
+        // Entries that differ in settings other than the per-member ones, each with its trials.
+        let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+        for t in 0..n as u64 {
+            let mut e = entry.clone();
+            let mut trial = serde_yaml::Mapping::new();
+            trial.insert("trial".into(), Value::from(t));
+            for p in &params {
+                let v = p.dist.draw(seed, t, &p.key);
+                let Value::Mapping(m) = &mut e else {
+                    bail!("{origin}: runs[{k}] must be a mapping")
+                };
+                if MEMBER_FIELDS.contains(&p.field.as_str()) {
+                    m.remove(p.field.as_str());
+                    trial.insert(p.field.as_str().into(), v);
+                } else {
+                    m.insert(p.field.as_str().into(), v);
+                }
+            }
+            match groups.iter_mut().find(|(g, _)| *g == e) {
+                Some((_, ts)) => ts.push(Value::Mapping(trial)),
+                None => groups.push((e, vec![Value::Mapping(trial)])),
+            }
+        }
+        for (mut e, ts) in groups {
+            if let Value::Mapping(m) = &mut e {
+                m.insert("trials".into(), Value::Sequence(ts));
+            }
+            new_runs.push(e);
+        }
+    }
+    map.insert("runs".into(), Value::Sequence(new_runs));
+    let desc = map
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    map.insert(
+        "description".into(),
+        Value::from(format!(
+            "{desc}{}random search: {n} trials, seed {seed}",
+            if desc.is_empty() { "" } else { " | " }
+        )),
+    );
+    let exp = Experiment::from_value(value, &format!("{origin} (expanded search)"))?;
+    if exp.data.validation.is_none() {
+        bail!(
+            "{origin}: a search selects trials on validation: set data.validation (e.g. 5000 \
+             images held out of the training set)"
+        );
+    }
+    if search.metric == "val_error" && exp.task != Task::Classify {
+        bail!("{origin}: search.metric val_error needs task: classify; use val_loss");
+    }
+    Ok(Expanded {
+        exp,
+        search,
+        trials: n,
+        seed,
+        searched,
+    })
+}
+
+/// Write an expanded experiment as a config file: `<out>/<experiment>.yaml`, which
+/// `credit run` (and `credit submit`) can run as it is.
+pub fn write_config(exp: &Experiment, out: &Path, note: &str) -> Result<PathBuf> {
+    let path = out.join(format!("{}.yaml", exp.experiment));
+    let text = format!("# {note}\n{}", serde_yaml::to_string(exp)?);
+    std::fs::create_dir_all(out)?;
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// One trial of search.csv.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub label: String,
+    /// 1 = best on validation, within its label.
+    pub rank: usize,
+    pub trial: u64,
+    /// The searched settings, as text.
+    pub values: BTreeMap<String, String>,
+    pub seeds: usize,
+    pub diverged: usize,
+    /// Mean over seeds of the validation metric; NaN where a seed diverged.
+    pub val: f64,
+    /// Mean over seeds of the test metric at the same point.
+    pub test: f64,
+}
+
+/// Rank the trials of each searched label by the validation metric (mean over seeds,
+/// lowest first). A trial with a diverged seed ranks after every trial that finished.
+pub fn rank(
+    exp: &Experiment,
+    searched: &BTreeMap<String, Vec<String>>,
+    search: &Search,
+    runs: &[RunSummary],
+) -> Result<Vec<Ranked>> {
+    let (val_key, test_key) = search.keys();
+    let mut by_trial: BTreeMap<(String, u64), Vec<&RunSummary>> = BTreeMap::new();
+    for r in runs {
+        let Some(&t) = r.params.get("trial") else {
+            continue;
+        };
+        let label = r.condition.split(' ').next().unwrap_or("").to_string();
+        by_trial.entry((label, t as u64)).or_default().push(r);
+    }
+    let mut out: Vec<Ranked> = Vec::new();
+    for ((label, trial), rs) in by_trial {
+        let diverged = rs.iter().filter(|r| r.status == Status::Diverged).count();
+        let mean = |key: &str| -> Result<f64> {
+            if diverged > 0 {
+                return Ok(f64::NAN);
+            }
+            let mut sum = 0.0;
+            for r in &rs {
+                sum += r.results.get(key).copied().with_context(|| {
+                    format!(
+                        "run {} has no {key}: was it trained with data.validation?",
+                        r.run
+                    )
+                })?;
+            }
+            Ok(sum / rs.len() as f64)
+        };
+        let fields = searched.get(&label).cloned().unwrap_or_default();
+        out.push(Ranked {
+            values: trial_values(exp, &label, trial, &fields),
+            label,
+            rank: 0,
+            trial,
+            seeds: rs.len(),
+            diverged,
+            val: mean(&val_key)?,
+            test: mean(&test_key)?,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.label
+            .cmp(&b.label)
+            .then(a.val.is_nan().cmp(&b.val.is_nan()))
+            .then(
+                a.val
+                    .partial_cmp(&b.val)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+            .then(a.trial.cmp(&b.trial))
+    });
+    let mut rank = 0;
+    for k in 0..out.len() {
+        rank = if k > 0 && out[k - 1].label == out[k].label {
+            rank + 1
+        } else {
+            1
+        };
+        out[k].rank = rank;
+    }
+    Ok(out)
+}
+
+/// A trial's searched settings, read from the expanded experiment.
+fn trial_values(
+    exp: &Experiment,
+    label: &str,
+    trial: u64,
+    fields: &[String],
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for spec in &exp.runs {
+        let spec_label = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| spec.rule.name().to_string());
+        let Some(t) = spec
+            .trials
+            .iter()
+            .flatten()
+            .find(|t| t.trial == trial && spec_label == label)
+        else {
+            continue;
+        };
+        let one = serde_yaml::to_value(spec.for_trial(t)).unwrap_or(Value::Null);
+        for f in fields {
+            let text = match one.get(f.as_str()) {
+                Some(Value::Number(n)) => n.as_f64().map(fmt_f64).unwrap_or(n.to_string()),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Bool(b)) => b.to_string(),
+                Some(v) => serde_yaml::to_string(v)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                None => String::new(),
+            };
+            out.insert(f.clone(), text);
+        }
+    }
+    out
+}
+
+/// `search.csv`: every trial, ranked within its label.
+pub fn write_csv(path: &Path, search: &Search, ranked: &[Ranked]) -> Result<()> {
+    let (val_key, test_key) = search.keys();
+    let fields: std::collections::BTreeSet<&String> =
+        ranked.iter().flat_map(|r| r.values.keys()).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["label", "rank", "trial"].map(String::from).to_vec();
+    header.extend(fields.iter().map(|f| f.to_string()));
+    header.extend(["seeds".into(), "diverged".into(), val_key, test_key]);
+    w.write_record(&header)?;
+    for r in ranked {
+        let mut row = vec![r.label.clone(), r.rank.to_string(), r.trial.to_string()];
+        row.extend(
+            fields
+                .iter()
+                .map(|f| r.values.get(*f).cloned().unwrap_or_default()),
+        );
+        let num = |v: f64| {
+            if v.is_finite() {
+                fmt_f64(v)
+            } else {
+                String::new()
+            }
+        };
+        row.extend([
+            r.seeds.to_string(),
+            r.diverged.to_string(),
+            num(r.val),
+            num(r.test),
+        ]);
+        w.write_record(&row)?;
+    }
+    let bytes = w.into_inner().context("finishing search.csv")?;
+    write_atomic(path, &bytes)
+}
+
+/// The rerun of the best `k` trials of each searched label with `seeds` (and the controls
+/// with them too): the experiment `<experiment>-top`.
+pub fn top(exp: &Experiment, ranked: &[Ranked], k: usize, seeds: &[u64]) -> Result<Experiment> {
+    if k == 0 || seeds.is_empty() {
+        bail!("--top K --seeds S,...: give K ≥ 1 and at least one seed");
+    }
+    let mut out = exp.clone();
+    out.experiment = format!("{}-top", exp.experiment);
+    out.description = format!("{} | the best {k} trials, seeds {seeds:?}", exp.description);
+    let mut runs: Vec<RunSpec> = Vec::new();
+    for spec in &exp.runs {
+        let mut spec = spec.clone();
+        spec.seeds = Some(seeds.to_vec());
+        if let Some(trials) = &spec.trials {
+            let label = spec
+                .name
+                .clone()
+                .unwrap_or_else(|| spec.rule.name().to_string());
+            let best: Vec<u64> = ranked
+                .iter()
+                .filter(|r| r.label == label && r.rank <= k && r.val.is_finite())
+                .map(|r| r.trial)
+                .collect();
+            let kept: Vec<_> = trials
+                .iter()
+                .filter(|t| best.contains(&t.trial))
+                .cloned()
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            spec.trials = Some(kept);
+        }
+        runs.push(spec);
+    }
+    out.runs = runs;
+    out.validate().context("the --top experiment")?;
+    Ok(out)
+}
+
+/// Print the best trials of each label to stderr.
+pub fn print_best(search: &Search, ranked: &[Ranked], n: usize) {
+    let (val_key, test_key) = search.keys();
+    for r in ranked.iter().filter(|r| r.rank <= n) {
+        let values: Vec<String> = r.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "  {} #{} trial {}: {} {val_key}={} {test_key}={}",
+            r.label,
+            r.rank,
+            r.trial,
+            values.join(" "),
+            fmt_f64(r.val),
+            fmt_f64(r.test)
+        );
+    }
+}
