@@ -19,14 +19,14 @@ data: { dataset: synthetic-mnist, train_size: 512, test_size: 100 }
 network: { sizes: [784, 24, 10], activations: [sigmoid, identity] }
 training: { iterations: ITERS, batch_size: 16, log_every: LOG, eval_every: EVAL, seeds: [0, 1] }
 runs:
-  - { rule: bp, lr: 0.05 }
-  - { rule: fa, lr: 0.05 }
-  - { rule: np, lr: 0.02, sigma: 0.01, solver: sgd, lr_b: 0.001 }
+  - { rule: bp, lr: 0.005 }
+  - { rule: fa, lr: 0.005 }
+  - { rule: np, lr: 0.002, sigma: 0.01, solver: sgd, lr_b: 0.001 }
 "#;
 const SHARDS: &str = "3";
 /// Short for the plain comparison; long enough for the requeue test to catch a task mid-run.
 const ITERS_SHORT: u32 = 300;
-const ITERS_LONG: u32 = 8000;
+const ITERS_LONG: u32 = 30000;
 const LIMIT: Duration = Duration::from_secs(170);
 
 fn config(iters: u32) -> String {

@@ -353,7 +353,9 @@ impl Experiment {
             for (field, sizes) in all {
                 if sizes[0] != n0 || sizes[sizes.len() - 1] != n_out {
                     let why = match self.task {
-                        Task::Classify => format!("{n0} pixels in and one output per class (10 classes)"),
+                        Task::Classify => {
+                            format!("{n0} pixels in and one output per class (10 classes)")
+                        }
                         _ => format!("{n0} inputs and {n_out} outputs"),
                     };
                     bail!(

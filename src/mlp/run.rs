@@ -272,7 +272,10 @@ impl<'a> Program<'a> {
         let seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
         if let (n @ 1.., spent) = self.checkpoints {
             let share = 100.0 * spent / self.started.elapsed().as_secs_f64();
-            eprintln!("{}: {n} checkpoints, {spent:.3} s in all ({share:.2}% of the run)", label(exp, self.group));
+            eprintln!(
+                "{}: {n} checkpoints, {spent:.3} s in all ({share:.2}% of the run)",
+                label(exp, self.group)
+            );
         }
         let mut summaries = Vec::new();
         for ((m, log), dir) in self.group.members.iter().zip(self.logs).zip(&self.run_dirs) {

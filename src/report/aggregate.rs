@@ -112,14 +112,23 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
     let mut values: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     // A condition whose runs all diverged keeps its rows, with n = 0 and its diverged count
     // (keys from its runs' metrics), so that it stays visible.
-    let all_diverged = |c: &str| runs.iter().filter(|r| r.condition == c).all(|r| !r.completed());
-    for run in runs.iter().filter(|r| r.completed() || all_diverged(&r.condition)) {
+    let all_diverged = |c: &str| {
+        runs.iter()
+            .filter(|r| r.condition == c)
+            .all(|r| !r.completed())
+    };
+    for run in runs
+        .iter()
+        .filter(|r| r.completed() || all_diverged(&r.condition))
+    {
         let path = exp_dir.join(&run.run).join("metrics.csv");
         let rows = read_metrics(&path)
             .with_context(|| format!("aggregating run `{}` of {}", run.run, exp_dir.display()))?;
         let c = order.iter().position(|o| o == &run.condition).unwrap_or(0);
         for row in rows {
-            let cell = values.entry((c, row.metric, row.layer, row.iteration)).or_default();
+            let cell = values
+                .entry((c, row.metric, row.layer, row.iteration))
+                .or_default();
             if run.completed() {
                 cell.push(row.value);
             }

@@ -164,7 +164,9 @@ pub fn metric_panel(results: &Results, conditions: &[String], view: &MetricView)
         if !labelled && results.runs.iter().any(|r| &r.condition == condition) {
             // Nothing to draw (every run diverged): the legend still names the condition.
             let key = results.legend(condition);
-            panel.lines.push(Line::key(&key, results.colour(condition), false));
+            panel
+                .lines
+                .push(Line::key(&key, results.colour(condition), false));
         }
     }
     if layers.len() > 1 {
