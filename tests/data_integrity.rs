@@ -282,6 +282,7 @@ fn cnn_yaml(train_images: usize, batch: usize, test_images: usize) -> String {
 kind: cnn
 experiment: integrity
 dataset: cifar10
+protocol: validation
 validation: 40
 train_images: {train_images}
 test_images: {test_images}
