@@ -305,4 +305,50 @@ fn an_experiment_whose_runs_all_diverge_exits_non_zero_and_says_where_they_stopp
         dir.join("out/div/summary.csv").exists(),
         "the record stays visible"
     );
+    let aggregate = std::fs::read_to_string(dir.join("out/div/aggregate.csv")).unwrap();
+    let header: Vec<&str> = aggregate.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<Vec<&str>> = aggregate
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert!(
+        !rows.is_empty(),
+        "the diverged condition keeps its rows: {aggregate}"
+    );
+    for r in &rows {
+        let got = (r[col("condition")], r[col("n")], r[col("diverged")]);
+        assert_eq!(got, ("bp", "0", "1"), "{aggregate}");
+    }
+}
+
+#[test]
+fn a_condition_whose_runs_all_diverged_stays_in_the_figure_legend() {
+    let dir = tmp_dir("folders-diverged-legend");
+    let runs = "  - { rule: bp, lr: 1.0e+6 }\n  - { rule: bp, lr: 0.01 }\n";
+    let text = yaml("fig2-div", "", runs).replace("iterations: 40", "iterations: 400");
+    let config = write_config(&dir, "fig2-div", &text);
+    let o = run(&config, &dir.join("out"), &[]);
+    assert!(
+        o.status.success(),
+        "one condition still completes: {}",
+        stderr(&o)
+    );
+    let plot = credit()
+        .arg("plot")
+        .arg(dir.join("out/fig2-div"))
+        .output()
+        .unwrap();
+    assert!(
+        plot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plot.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.join("out/fig2-div/fig2-div.svg")).unwrap();
+    assert!(
+        svg.contains("bp lr=1000000 (all 1 diverged)"),
+        "the legend names it"
+    );
+    assert!(svg.contains("bp lr=0.01"));
 }
