@@ -236,14 +236,7 @@ fn claim_folder(r: &Resolved, plan: &Plan, args: &SubmitArgs) -> Result<()> {
     let _locks = if args.fresh {
         programs
             .iter()
-            .map(|g| {
-                crate::lock::Lock::acquire(
-                    &exp_dir
-                        .join(crate::folder::LOCKS)
-                        .join(format!("{}.lock", g.id())),
-                    &exp.experiment,
-                )
-            })
+            .map(|g| crate::mlp::experiment::lock_program(&exp_dir, &exp, g))
             .collect::<Result<Vec<_>>>()?
     } else {
         Vec::new()

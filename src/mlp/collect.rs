@@ -106,10 +106,7 @@ pub fn status(exp_dir: &Path) -> Result<Vec<(String, RunState, usize)>> {
     let (_, programs) = open(exp_dir)?;
     let mut out = Vec::new();
     for g in &programs {
-        let lock = exp_dir
-            .join(crate::folder::LOCKS)
-            .join(format!("{}.lock", g.id()));
-        let running = Lock::is_held(&lock);
+        let running = Lock::is_held(&super::experiment::lock_path(exp_dir, g));
         let ckpt = checkpoint::read_meta(&exp_dir.join("checkpoints"), &g.id())?;
         for m in &g.members {
             let dir = exp_dir.join(&m.run);

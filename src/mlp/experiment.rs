@@ -59,7 +59,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     let exp_dir = opts.out_root.join(&exp.experiment);
     let _locks = selected
         .iter()
-        .map(|g| lock(&exp_dir, exp, g))
+        .map(|g| lock_program(&exp_dir, exp, g))
         .collect::<Result<Vec<Lock>>>()?;
     let resolved = serde_yaml::to_value(exp)?;
     let config_hash = crate::config::hash(&resolved)?;
@@ -113,11 +113,16 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     Ok((exp_dir, all))
 }
 
-/// The lock of one program's runs: a second process writing them fails at once.
-fn lock(exp_dir: &Path, exp: &Experiment, g: &Group) -> Result<Lock> {
-    let path = exp_dir
+/// Where the lock of one program's runs lives.
+pub fn lock_path(exp_dir: &Path, g: &Group) -> PathBuf {
+    exp_dir
         .join(crate::folder::LOCKS)
-        .join(format!("{}.lock", g.id()));
+        .join(format!("{}.lock", g.id()))
+}
+
+/// The lock of one program's runs: a second process writing them fails at once.
+pub fn lock_program(exp_dir: &Path, exp: &Experiment, g: &Group) -> Result<Lock> {
+    let path = lock_path(exp_dir, g);
     let first = &g.members[0].run;
     Lock::acquire(
         &path,

@@ -2,7 +2,6 @@
 //! `collect`. On small programs several one-thread processes beat one process with several
 //! libtorch threads (docs/PERFORMANCE.md, "Threads").
 use super::{collect, shard, sweep};
-use crate::lock::Lock;
 use crate::output::RunSummary;
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Context, Result};
@@ -33,14 +32,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
         // Start the folder over here, under every program's lock; the shards then resume nothing.
         let _locks = programs
             .iter()
-            .map(|g| {
-                Lock::acquire(
-                    &exp_dir
-                        .join(crate::folder::LOCKS)
-                        .join(format!("{}.lock", g.id())),
-                    &exp.experiment,
-                )
-            })
+            .map(|g| super::experiment::lock_program(&exp_dir, &exp, g))
             .collect::<Result<Vec<_>>>()?;
         crate::folder::prepare(&exp_dir, &serde_yaml::to_value(&exp)?, true, false)?;
     }
