@@ -16,4 +16,5 @@ pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod rules;
+pub mod search;
 pub mod signals;

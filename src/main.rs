@@ -1,5 +1,5 @@
 //! `credit`: the command line of credit-assign.
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use credit_assign::mlp::{self, bench, collect, shard::Shard};
 use credit_assign::signals::{self, Checkpointed, EXIT_CHECKPOINTED};
@@ -102,6 +102,16 @@ enum Command {
     },
     /// Redraw an experiment's figures from its CSVs alone (e.g. results/fig2-quick).
     Plot { results_dir: PathBuf },
+    /// Write <out>/REPORT.md from the finished experiments there, training nothing (after
+    /// `credit run`, `--jobs` or `credit submit` of the full protocol); the others are listed
+    /// as not run, with the command that runs them.
+    Report {
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Report the `-quick` experiments instead of the full-length ones.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Time one training step per rule and member count on the chosen device.
     Bench {
         #[arg(long, default_value = "auto")]
@@ -228,7 +238,7 @@ fn real_main() -> Result<()> {
             search(&args)?
         }
         Command::Collect { experiment_dir } => {
-            let runs = collect::collect(&experiment_dir)?;
+            let runs = collect_any(&experiment_dir)?;
             eprintln!(
                 "{}: {} runs collected into summary.csv and aggregate.csv",
                 experiment_dir.display(),
@@ -261,6 +271,10 @@ fn real_main() -> Result<()> {
             };
             reproduce(&what, &run)?
         }
+        Command::Report { out, quick } => {
+            let path = report_only(&out, quick)?;
+            eprintln!("report: {}", path.display());
+        }
         Command::Plot { results_dir } => {
             for path in report::plot(&results_dir)? {
                 println!("{}", path.display());
@@ -290,6 +304,19 @@ fn real_main() -> Result<()> {
     Ok(())
 }
 
+/// `credit collect` of an MLP or CNN experiment folder, by the kind of its recorded config.
+fn collect_any(exp_dir: &Path) -> Result<Vec<credit_assign::output::RunSummary>> {
+    match credit_assign::folder::read_manifest(exp_dir)? {
+        Some(value) if config::kind_of(&value) == "cnn" => {
+            let origin = exp_dir.join(credit_assign::folder::MANIFEST);
+            let cfg = cnn::config::CnnConfig::resolve(value, false)
+                .with_context(|| format!("{}", origin.display()))?;
+            cnn::collect::collect(exp_dir, &cfg)
+        }
+        _ => collect::collect(exp_dir),
+    }
+}
+
 /// How to run one config.
 struct RunArgs<'a> {
     quick: bool,
@@ -317,16 +344,18 @@ fn run_config(path: &Path, run: &RunArgs) -> Result<usize> {
             Ok(mlp::run_experiment(&exp, &opts)?.1.len())
         }
         "cnn" => {
-            if run.shard.is_some() {
-                bail!(
-                    "{}: --shard is for MLP experiments; a CNN experiment runs whole",
-                    path.display()
+            let cfg = cnn::config::CnnConfig::resolve(value, false)?;
+            let runs = cnn::train::run_experiment_with(
+                &cfg, run.device, run.out, &data_dir, run.fresh, run.shard,
+            )?;
+            if let Some(shard) = run.shard {
+                eprintln!(
+                    "{}: shard {shard} done; once every shard is, run it again without --shard \
+                     to write summary.csv (nothing is retrained)",
+                    cfg.experiment
                 );
             }
-            Ok(cnn::train::run_experiment_with(
-                value, false, run.device, run.out, &data_dir, run.fresh,
-            )?
-            .len())
+            Ok(runs.len())
         }
         other => bail!(
             "{}: kind '{other}' is unknown; use mlp or cnn",
@@ -356,8 +385,10 @@ fn search(a: &SearchArgs) -> Result<()> {
     use mlp::search;
     let origin = a.config.display().to_string();
     let value = config::load_value(a.config, a.quick)?;
-    if config::kind_of(&value) != "mlp" {
-        bail!("{origin}: credit search drives MLP configs only (kind: mlp)");
+    match config::kind_of(&value).as_str() {
+        "mlp" => {}
+        "cnn" => return search_cnn(a, value, &origin),
+        other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
     }
     let ex = search::expand(value, a.trials, a.seed, &origin)?;
     let note = format!(
@@ -434,12 +465,138 @@ fn search(a: &SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `credit search` of a `kind: cnn` config: trials run one after another in this process
+/// (or `--shard i/N` of them); then rank, then the --top rerun.
+fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<()> {
+    use cnn::search;
+    use credit_assign::search::{print_best, write_config, write_csv};
+    let ex = search::expand(value, a.trials, a.seed, origin)?;
+    let note = format!(
+        "expanded by `credit search {origin}{} --trials {} --seed {}`: run it with `credit run` (no --quick)",
+        if a.quick { " --quick" } else { "" },
+        ex.trials,
+        ex.seed
+    );
+    let path = write_config(&ex.cfg.experiment, &ex.cfg, a.out, &note)?;
+    eprintln!(
+        "{}: {} trials -> {}",
+        ex.cfg.experiment,
+        ex.trials,
+        path.display()
+    );
+    if a.write_config {
+        return Ok(());
+    }
+    if a.jobs.is_some() {
+        bail!(
+            "--jobs: a CNN search runs its trials one after another; start `--shard i/N` \
+             processes yourself, or use `credit submit {}`",
+            path.display()
+        );
+    }
+    let device = parse_device(a.device)?;
+    let data_dir = data::default_data_dir();
+    let runs =
+        cnn::train::run_experiment_with(&ex.cfg, device, a.out, &data_dir, a.fresh, a.shard)?;
+    if a.shard.is_some() {
+        eprintln!(
+            "shard done; once every shard is, rerun without --shard to rank the trials (nothing is retrained)"
+        );
+        return Ok(());
+    }
+    let rank = |cfg: &cnn::config::CnnConfig, runs: &[credit_assign::output::RunSummary]| {
+        let ranked = search::rank(&ex, cfg, runs)?;
+        let csv = a.out.join(&cfg.experiment).join("search.csv");
+        write_csv(&csv, &search::ranking(), &ranked)?;
+        eprintln!(
+            "{}: trials ranked on validation in {}",
+            cfg.experiment,
+            csv.display()
+        );
+        print_best(&search::ranking(), &ranked, 3);
+        anyhow::Ok(ranked)
+    };
+    let ranked = rank(&ex.cfg, &runs)?;
+    if let Some((k, seeds)) = &a.top {
+        let top = search::top(&ex.cfg, &ranked, *k, seeds)?;
+        let note = format!(
+            "the best {k} trials of {}, seeds {seeds:?}",
+            ex.cfg.experiment
+        );
+        write_config(&top.experiment, &top, a.out, &note)?;
+        let runs = cnn::train::run_experiment_with(&top, device, a.out, &data_dir, a.fresh, None)?;
+        rank(&top, &runs)?;
+    }
+    Ok(())
+}
+
 /// The process's peak resident memory, from /proc (Linux).
 fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Where `reproduce` and `report` find the configs: `$CREDIT_CONFIGS`, else `configs`.
+fn configs_dir() -> PathBuf {
+    std::env::var_os("CREDIT_CONFIGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("configs"))
+}
+
+/// `credit report`: REPORT.md over every figure's experiment in `out`, training nothing.
+/// An experiment is reported once all its runs have finished (done or diverged).
+fn report_only(out: &Path, quick: bool) -> Result<PathBuf> {
+    let mut entries = Vec::new();
+    for (_, names) in FIGURES {
+        for name in names.iter() {
+            let experiment = if quick {
+                format!("{name}-quick")
+            } else {
+                name.to_string()
+            };
+            let config = configs_dir().join(format!("{name}.yaml"));
+            let exp_dir = out.join(&experiment);
+            let skipped = match unfinished(&exp_dir) {
+                None => {
+                    report::plot(&exp_dir)?;
+                    None
+                }
+                Some(why) => Some(format!(
+                    "{why}: `credit run {}{}`",
+                    config.display(),
+                    if quick { " --quick" } else { "" }
+                )),
+            };
+            entries.push(report::ReportEntry {
+                experiment,
+                config,
+                quick,
+                skipped,
+            });
+        }
+    }
+    report::write_report(out, &entries)
+}
+
+/// Why an experiment folder cannot be reported yet, or None once every run has finished.
+fn unfinished(exp_dir: &Path) -> Option<String> {
+    if !exp_dir.join("summary.csv").exists() {
+        return Some(format!("not run in {}", exp_dir.display()));
+    }
+    let value = credit_assign::folder::read_manifest(exp_dir).ok()??;
+    if config::kind_of(&value) != "mlp" {
+        return None; // a CNN experiment writes summary.csv once all its runs are done
+    }
+    let states = match collect::status(exp_dir) {
+        Ok(states) => states,
+        Err(e) => return Some(format!("unreadable ({e:#})")),
+    };
+    let open = (states.iter())
+        .filter(|(_, s, _)| !matches!(s, collect::RunState::Done | collect::RunState::Diverged(_)))
+        .count();
+    (open > 0).then(|| format!("{open} of {} runs unfinished", states.len()))
 }
 
 /// The configs behind each figure, in the order `reproduce all` runs them.
@@ -470,9 +627,7 @@ fn reproduce(what: &str, run: &RunArgs) -> Result<()> {
     if chosen.is_empty() {
         bail!("reproduce '{what}': choose fig2, fig3, fig4, table1, theory or all");
     }
-    let configs = std::env::var_os("CREDIT_CONFIGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("configs"));
+    let configs = configs_dir();
     let mut entries = Vec::new();
     let mut failures = 0;
     for (_, names) in chosen {

@@ -72,3 +72,71 @@ quick:
     let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.to_lowercase().contains("skipped"), "{report}");
 }
+
+/// `credit report` writes REPORT.md from what has finished, training nothing: a finished
+/// experiment is reported, one with an unfinished run is listed as such, an absent one as
+/// not run, each with the command that runs it.
+#[test]
+fn report_reports_finished_experiments_and_names_the_rest() {
+    let dir = tmp_dir("report-cli");
+    let configs = dir.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let theory = r#"
+experiment: theory
+task: teacher
+data: { dataset: gaussian, train_size: 512, test_size: 64, seed: 1 }
+network: { sizes: [6, 5, 3, 4], activations: [identity, identity, identity] }
+training: { iterations: 100, batch_size: 32, log_every: 50, eval_every: 100, seeds: [0, 1] }
+runs:
+  - { rule: np, freeze_w: true, sigma: [0.1, 0.001], solver: ridge }
+"#;
+    std::fs::write(configs.join("theory.yaml"), theory).unwrap();
+    let out = dir.join("results");
+    let credit = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_credit"))
+            .args(args)
+            .env("CREDIT_CONFIGS", &configs)
+            .output()
+            .unwrap()
+    };
+    let cfg = configs.join("theory.yaml");
+    let o = credit(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = credit(&["report", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("| theory | `theory` | full | reported |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("`fig2-official` | full | skipped: not run in"),
+        "{report}"
+    );
+    assert!(
+        report.contains("credit run configs/fig2-official.yaml")
+            || report.contains("fig2-official.yaml`"),
+        "{report}"
+    );
+    assert!(
+        out.join("theory/theory.png").exists(),
+        "report draws the figures it reports"
+    );
+
+    // A run folder removed (as if its shard never ran): listed as unfinished, not reported.
+    std::fs::remove_dir_all(out.join("theory/np-sigma0.001-seed1")).unwrap();
+    let o = credit(&["report", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("skipped: 1 of 4 runs unfinished"),
+        "{report}"
+    );
+}

@@ -69,22 +69,24 @@ struct Resolved {
     experiment: String,
     /// An MLP experiment and its batched programs (the units that shards divide).
     mlp: Option<(mlp::Experiment, Vec<mlp::sweep::Group>)>,
+    /// A CNN experiment (its runs are the units that shards divide).
+    cnn: Option<crate::cnn::config::CnnConfig>,
 }
 
 /// Load, apply `quick:` and validate, as `credit run` does.
 fn resolve(path: &Path, quick: bool) -> Result<Resolved> {
     let value = config::load_value(path, quick)?;
     let origin = path.display().to_string();
-    let mlp = match config::kind_of(&value).as_str() {
+    let (mlp, cnn) = match config::kind_of(&value).as_str() {
         "mlp" => {
             let exp = mlp::Experiment::from_value(value.clone(), &origin)?;
             let programs = mlp::sweep::programs(&exp)?;
-            Some((exp, programs))
+            (Some((exp, programs)), None)
         }
         "cnn" => {
-            crate::cnn::config::CnnConfig::resolve(value.clone(), false)
+            let cfg = crate::cnn::config::CnnConfig::resolve(value.clone(), false)
                 .with_context(|| format!("{origin}: invalid config"))?;
-            None
+            (None, Some(cfg))
         }
         other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
     };
@@ -97,25 +99,28 @@ fn resolve(path: &Path, quick: bool) -> Result<Resolved> {
         value,
         experiment,
         mlp,
+        cnn,
     })
 }
 
-/// The shard count: `--shards`, else one per batched program (a CNN experiment runs whole).
+/// The shard count: `--shards`, else one per batched program (MLP) or per run (CNN).
 /// Checked against the experiment as `credit run --shard` checks it, so no task fails on it.
 fn shard_count(r: &Resolved, asked: Option<usize>) -> Result<usize> {
-    match &r.mlp {
-        Some((exp, programs)) => {
+    match (&r.mlp, &r.cnn) {
+        (Some((exp, programs)), _) => {
             let n = asked.unwrap_or(programs.len());
             mlp::shard::assign(exp, programs, n)?;
             Ok(n)
         }
-        None => match asked {
-            None | Some(1) => Ok(1),
-            Some(n) => bail!(
-                "--shards {n}: {} is a CNN experiment, which runs whole; leave --shards out",
-                r.experiment
-            ),
-        },
+        (None, Some(cfg)) => {
+            let n = asked.unwrap_or(cfg.runs().len());
+            if n == 0 {
+                bail!("--shards 0: give at least one shard");
+            }
+            cfg.shard_runs(Some(mlp::shard::Shard { index: 0, count: n }))?;
+            Ok(n)
+        }
+        (None, None) => unreachable!("resolve gives one kind"),
     }
 }
 
@@ -223,23 +228,21 @@ fn check_same_config(frozen: &Path, quick: bool, given: &Value, plan: &Plan) -> 
 /// that differ) unless `--fresh`, which starts it over.
 fn claim_folder(r: &Resolved, plan: &Plan, args: &SubmitArgs) -> Result<()> {
     let exp_dir = &plan.exp_dir;
-    let Some((exp, programs)) = &r.mlp else {
-        // A CNN experiment has no folder record; --fresh removes the folder.
-        if args.fresh && exp_dir.exists() {
-            std::fs::remove_dir_all(exp_dir)
-                .with_context(|| format!("--fresh: removing {}", exp_dir.display()))?;
+    let (resolved, _locks) = match (&r.mlp, &r.cnn) {
+        (Some((exp, programs)), _) => {
+            // Starting over happens under every program's lock, so no running shard is wiped.
+            let locks = if args.fresh {
+                programs
+                    .iter()
+                    .map(|g| crate::mlp::experiment::lock_program(exp_dir, exp, g))
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
+            (serde_yaml::to_value(exp)?, locks)
         }
-        return Ok(());
-    };
-    let resolved = serde_yaml::to_value(exp)?;
-    // Starting over happens under every program's lock, so no running shard is wiped.
-    let _locks = if args.fresh {
-        programs
-            .iter()
-            .map(|g| crate::mlp::experiment::lock_program(&exp_dir, &exp, g))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
+        (None, Some(cfg)) => (serde_yaml::to_value(cfg)?, Vec::new()),
+        (None, None) => unreachable!("resolve gives one kind"),
     };
     crate::folder::prepare(exp_dir, &resolved, args.fresh, false).map_err(|e| {
         anyhow::anyhow!("{e:#}\n(credit submit: choose another --out, or pass --fresh)")

@@ -7,6 +7,7 @@
 use super::net::NetworkSpec;
 use super::rules::{NpLoss, Rule};
 use crate::data::cifar::Preprocess;
+use crate::mlp::shard::Shard;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -105,7 +106,21 @@ pub struct CnnConfig {
     pub checkpoint_every: Option<u64>,
     pub seeds: Vec<u64>,
     pub network: NetworkSpec,
+    /// One setting per rule. May be empty when `trials` is not.
+    #[serde(default)]
     pub rules: BTreeMap<Rule, RuleSpec>,
+    /// Random-search trials (written by `credit search`): a rule with its own settings each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<Trial>,
+}
+
+/// One trial of a random search: trial `trial` of `rule`, with its drawn settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trial {
+    pub trial: u64,
+    pub rule: Rule,
+    pub settings: RuleSpec,
 }
 
 /// Default held-out images of the `validation` protocol.
@@ -115,18 +130,25 @@ fn per_image() -> Preprocess {
     Preprocess::PerImage
 }
 
-/// One run: a rule with its settings and a seed.
+/// One run: a rule with its settings (a search trial's, if `trial`) and a seed.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     pub name: String,
     pub rule: Rule,
     pub spec: RuleSpec,
     pub seed: u64,
+    pub trial: Option<u64>,
 }
 
 impl CnnConfig {
     /// Apply `quick:` when asked, parse and validate. Errors name the field and the fix.
     pub fn resolve(cfg: Value, quick: bool) -> Result<CnnConfig> {
+        if cfg.get("search").is_some() {
+            bail!(
+                "the config is a random search (it has a `search:` block): run it with \
+                 `credit search CONFIG --trials N`"
+            );
+        }
         let cfg = crate::config::apply_quick(cfg, quick, "config")?;
         let c: CnnConfig = crate::config::parse(cfg, "config")?;
         c.validate()?;
@@ -181,57 +203,73 @@ impl CnnConfig {
         if self.train_images == Some(0) || self.test_images == Some(0) {
             bail!("train_images and test_images must be positive when given");
         }
-        if self.rules.is_empty() {
+        if self.rules.is_empty() && self.trials.is_empty() {
             bail!("rules is empty: give at least one of bp, dfa, np_dfa");
         }
         self.network.validate()?;
         for (rule, s) in &self.rules {
-            let at = format!("rules.{}", rule.name());
-            let positive = |name: &str, v: f64| {
-                if v.is_finite() && v > 0.0 {
-                    Ok(())
-                } else {
-                    Err(anyhow::anyhow!(
-                        "{at}.{name} is {v}: it must be a positive number"
-                    ))
-                }
-            };
-            positive("lr", s.lr)?;
-            positive("adam_eps", s.adam_eps)?;
-            if s.batch <= 0 {
-                bail!("{at}.batch is {}: it must be positive", s.batch);
+            self.validate_rule(&format!("rules.{}", rule.name()), *rule, s)?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, t) in self.trials.iter().enumerate() {
+            if !seen.insert((t.rule, t.trial)) {
+                bail!(
+                    "trials[{k}] repeats trial {} of {}: each (rule, trial) once",
+                    t.trial,
+                    t.rule.name()
+                );
             }
-            if s.epochs == 0 {
-                bail!("{at}.epochs must be positive");
-            }
-            if *rule == Rule::NpDfa {
-                match (s.sigma, s.beta) {
-                    (Some(sigma), Some(beta)) => {
-                        positive("sigma", sigma)?;
-                        positive("beta", beta)?;
-                    }
-                    _ => bail!("{at} needs sigma (noise std) and beta (step size for D)"),
-                }
-                let blocks = self.network.blocks.len();
-                for &l in s.fixed_d_blocks.iter().flatten() {
-                    if l == 0 || l > blocks {
-                        bail!(
-                            "{at}.fixed_d_blocks has {l}: blocks are numbered 1..={blocks} \
-                             (1 = first hidden block)"
-                        );
-                    }
-                }
+            self.validate_rule(&format!("trials[{k}].settings"), t.rule, &t.settings)?;
+        }
+        Ok(())
+    }
+
+    /// One rule's settings; `at` names them in errors (`rules.np_dfa`, `trials[3].settings`).
+    fn validate_rule(&self, at: &str, rule: Rule, s: &RuleSpec) -> Result<()> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
             } else {
-                let np_only = [
-                    ("sigma", s.sigma.is_some()),
-                    ("beta", s.beta.is_some()),
-                    ("np_loss", s.np_loss.is_some()),
-                    ("shared_dropout_mask", s.shared_dropout_mask.is_some()),
-                    ("fixed_d_blocks", s.fixed_d_blocks.is_some()),
-                ];
-                if let Some((name, _)) = np_only.iter().find(|(_, set)| *set) {
-                    bail!("{at}.{name} applies only to np_dfa: remove it");
+                Err(anyhow::anyhow!(
+                    "{at}.{name} is {v}: it must be a positive number"
+                ))
+            }
+        };
+        positive("lr", s.lr)?;
+        positive("adam_eps", s.adam_eps)?;
+        if s.batch <= 0 {
+            bail!("{at}.batch is {}: it must be positive", s.batch);
+        }
+        if s.epochs == 0 {
+            bail!("{at}.epochs must be positive");
+        }
+        if rule == Rule::NpDfa {
+            match (s.sigma, s.beta) {
+                (Some(sigma), Some(beta)) => {
+                    positive("sigma", sigma)?;
+                    positive("beta", beta)?;
                 }
+                _ => bail!("{at} needs sigma (noise std) and beta (step size for D)"),
+            }
+            let blocks = self.network.blocks.len();
+            for &l in s.fixed_d_blocks.iter().flatten() {
+                if l == 0 || l > blocks {
+                    bail!(
+                        "{at}.fixed_d_blocks has {l}: blocks are numbered 1..={blocks} \
+                         (1 = first hidden block)"
+                    );
+                }
+            }
+        } else {
+            let np_only = [
+                ("sigma", s.sigma.is_some()),
+                ("beta", s.beta.is_some()),
+                ("np_loss", s.np_loss.is_some()),
+                ("shared_dropout_mask", s.shared_dropout_mask.is_some()),
+                ("fixed_d_blocks", s.fixed_d_blocks.is_some()),
+            ];
+            if let Some((name, _)) = np_only.iter().find(|(_, set)| *set) {
+                bail!("{at}.{name} applies only to np_dfa: remove it");
             }
         }
         Ok(())
@@ -254,16 +292,23 @@ impl CnnConfig {
         }
     }
 
-    /// Every rule × seed, named `<rule>-seed<seed>`.
+    /// Every rule × seed, named `<rule>-seed<seed>`, then every trial × seed, named
+    /// `<rule>-t<trial>-seed<seed>`.
     pub fn runs(&self) -> Vec<RunPlan> {
-        self.rules
-            .iter()
-            .flat_map(|(rule, spec)| {
+        let fixed = self.rules.iter().map(|(rule, spec)| (*rule, spec, None));
+        let trials = (self.trials.iter()).map(|t| (t.rule, &t.settings, Some(t.trial)));
+        fixed
+            .chain(trials)
+            .flat_map(|(rule, spec, trial)| {
                 self.seeds.iter().map(move |&seed| RunPlan {
-                    name: format!("{}-seed{seed}", rule.name()),
-                    rule: *rule,
+                    name: match trial {
+                        Some(t) => format!("{}-t{t:02}-seed{seed}", rule.name()),
+                        None => format!("{}-seed{seed}", rule.name()),
+                    },
+                    rule,
                     spec: spec.clone(),
                     seed,
+                    trial,
                 })
             })
             .collect()
@@ -271,15 +316,60 @@ impl CnnConfig {
 
     /// This config narrowed to one run: what `config.yaml` of that run records.
     pub fn for_run(&self, run: &RunPlan) -> CnnConfig {
+        let (rules, trials) = match run.trial {
+            None => (BTreeMap::from([(run.rule, run.spec.clone())]), Vec::new()),
+            Some(trial) => (
+                BTreeMap::new(),
+                vec![Trial {
+                    trial,
+                    rule: run.rule,
+                    settings: run.spec.clone(),
+                }],
+            ),
+        };
         CnnConfig {
             seeds: vec![run.seed],
-            rules: BTreeMap::from([(run.rule, run.spec.clone())]),
+            rules,
+            trials,
             ..self.clone()
         }
     }
 }
 
+impl RunPlan {
+    /// Relative cost, for balancing shards: epochs × images per step (the step count is the
+    /// same for every run of an experiment up to the batch), × 2 for np_dfa's noisy pass.
+    pub fn cost(&self) -> f64 {
+        let noisy = if self.rule == Rule::NpDfa { 2.0 } else { 1.0 };
+        self.spec.epochs as f64 * noisy
+    }
+}
+
 impl CnnConfig {
+    /// The runs of shard `shard` (all runs without one), balanced by [`RunPlan::cost`].
+    pub fn shard_runs(&self, shard: Option<Shard>) -> Result<Vec<RunPlan>> {
+        let runs = self.runs();
+        let Some(shard) = shard else {
+            return Ok(runs);
+        };
+        if shard.count > runs.len() {
+            bail!(
+                "--shard {shard}: {} has {} runs, so at most {} shards",
+                self.experiment,
+                runs.len(),
+                runs.len()
+            );
+        }
+        let cost: Vec<f64> = runs.iter().map(RunPlan::cost).collect();
+        let of = crate::mlp::shard::longest_first(&cost, shard.count);
+        Ok(runs
+            .into_iter()
+            .zip(of)
+            .filter(|(_, s)| *s == shard.index)
+            .map(|(r, _)| r)
+            .collect())
+    }
+
     /// Refuse sizes larger than the data, as the MLP path does, rather than clamp them:
     /// `train_images` against the `n_fit` training images left after the validation split,
     /// `test_images` against `n_test`, and every rule's `batch` against the images trained on.
@@ -295,12 +385,17 @@ impl CnnConfig {
             bail!("test_images is {t}, but the data hold {n_test} test images: lower test_images");
         }
         let trained = self.train_images.map_or(n_fit, |t| t as i64);
-        for (rule, s) in &self.rules {
+        let rules = self
+            .rules
+            .iter()
+            .map(|(r, s)| (format!("rules.{}", r.name()), s));
+        let trials = (self.trials.iter().enumerate())
+            .map(|(k, t)| (format!("trials[{k}].settings"), &t.settings));
+        for (at, s) in rules.chain(trials) {
             if s.batch > trained {
                 bail!(
-                    "rules.{}.batch is {}, larger than the {trained} training images: lower the \
+                    "{at}.batch is {}, larger than the {trained} training images: lower the \
                      batch (or raise train_images)",
-                    rule.name(),
                     s.batch
                 );
             }

@@ -17,6 +17,7 @@ use super::config::{CnnConfig, DataSource, Order, Protocol, RunPlan};
 use super::learner::{evaluate, Learner};
 use crate::checkpoint::{self, code_version, Meta};
 use crate::data::{cifar, synthetic, Dataset};
+use crate::mlp::shard::Shard;
 use crate::output::{write_atomic, write_summary_csv, MetricsWriter, RunSummary, Status};
 use crate::progress::Progress;
 use crate::rng::{derive, SplitMix64, Stream};
@@ -112,10 +113,14 @@ pub fn run_experiment(
     out_root: &Path,
     data_dir: &Path,
 ) -> Result<Vec<RunSummary>> {
-    run_experiment_with(cfg, quick, device, out_root, data_dir, false)
+    let cfg = CnnConfig::resolve(cfg, quick)?;
+    run_experiment_with(&cfg, device, out_root, data_dir, false, None)
 }
 
-/// [`run_experiment`]; `fresh` drops checkpoints and retrains finished runs.
+/// [`run_experiment`] of a resolved config; `fresh` drops checkpoints and retrains finished
+/// runs. summary.csv is written once every run has finished. With `shard`, only that
+/// shard's runs ([`CnnConfig::shard_runs`]), and no summary.csv: `credit collect` (or a
+/// later run without `--shard`, which trains nothing finished) gathers them.
 ///
 /// Checkpoints (`<experiment>/checkpoints/<run>.json` + safetensors, [`crate::checkpoint`])
 /// hold the weights, D, Adam's state, the epoch's running loss and the loop's position;
@@ -124,21 +129,35 @@ pub fn run_experiment(
 /// step's randomness (dropout, NP noise) is drawn from (seed, iteration) and the data order
 /// from (seed, epoch), so a resumed run writes the same metrics.csv, byte for byte.
 pub fn run_experiment_with(
-    cfg: serde_yaml::Value,
-    quick: bool,
+    cfg: &CnnConfig,
     device: Device,
     out_root: &Path,
     data_dir: &Path,
     fresh: bool,
+    shard: Option<Shard>,
 ) -> Result<Vec<RunSummary>> {
-    let cfg = CnnConfig::resolve(cfg, quick)?;
-    let data = load_splits(&cfg, data_dir, device)?;
+    let runs = cfg.shard_runs(shard)?;
+    // The data are checked before the folder is touched: a refused run writes nothing.
+    let data = load_splits(cfg, data_dir, device)?;
     let exp_dir = out_root.join(&cfg.experiment);
+    // The folder belongs to this config (experiment.yaml); another is refused unless --fresh.
+    crate::folder::prepare(
+        &exp_dir,
+        &serde_yaml::to_value(cfg)?,
+        fresh,
+        shard.is_some(),
+    )?;
+    if let Some(s) = shard {
+        crate::mlp::collect::record_shards(&exp_dir, s.count)?;
+    }
     let mut summaries = Vec::new();
-    for run in cfg.runs() {
-        let summary = train_run(&cfg, &run, &data, device, &exp_dir, fresh)
+    for run in runs {
+        let summary = train_run(cfg, &run, &data, device, &exp_dir, fresh)
             .with_context(|| format!("run {} of {}", run.name, cfg.experiment))?;
         summaries.push(summary);
+    }
+    // Only once every run has finished, so a summary.csv is never a partial result.
+    if shard.is_none() {
         write_summary_csv(&exp_dir.join("summary.csv"), &summaries)?;
     }
     Ok(summaries)
@@ -372,6 +391,9 @@ fn train_run(
     if let (Some(sigma), Some(beta)) = (run.spec.sigma, run.spec.beta) {
         params.insert("sigma".into(), sigma);
         params.insert("beta".into(), beta);
+    }
+    if let Some(trial) = run.trial {
+        params.insert("trial".into(), trial as f64);
     }
     let summary = RunSummary {
         experiment: cfg.experiment.clone(),

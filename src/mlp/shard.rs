@@ -54,11 +54,17 @@ pub fn assign(exp: &Experiment, programs: &[Group], count: usize) -> Result<Vec<
             programs.len()
         );
     }
-    let mut order: Vec<usize> = (0..programs.len()).collect();
     let cost: Vec<f64> = programs.iter().map(|g| g.cost(exp)).collect();
+    Ok(longest_first(&cost, count))
+}
+
+/// Longest-processing-time-first: each job, costliest first, to the least loaded of `count`
+/// shards (ties to the lower index). Returns each job's shard.
+pub fn longest_first(cost: &[f64], count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..cost.len()).collect();
     order.sort_by(|&a, &b| cost[b].total_cmp(&cost[a]).then(a.cmp(&b)));
     let mut load = vec![0.0f64; count];
-    let mut shard_of = vec![0; programs.len()];
+    let mut shard_of = vec![0; cost.len()];
     for p in order {
         let lightest = (0..count)
             .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
@@ -66,5 +72,5 @@ pub fn assign(exp: &Experiment, programs: &[Group], count: usize) -> Result<Vec<
         load[lightest] += cost[p];
         shard_of[p] = lightest;
     }
-    Ok(shard_of)
+    shard_of
 }

@@ -49,21 +49,21 @@ pub fn write_config(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     path
 }
 
-/// summary.csv without its wall-clock column (`seconds`).
+/// summary.csv without its wall-clock columns (`seconds`, and the CNN's `seconds_per_epoch`).
 pub fn summary_without_seconds(path: &Path) -> String {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let col = header
-        .iter()
-        .position(|c| *c == "seconds")
-        .expect("a seconds column");
+    let header: Vec<&str> = text.lines().next().expect("a header").split(',').collect();
+    let wall = |c: &&str| *c == "seconds" || *c == "seconds_per_epoch";
+    assert!(header.contains(&"seconds"), "a seconds column");
     let mut out = String::new();
     for line in text.lines() {
-        let mut cells: Vec<&str> = line.split(',').collect();
-        cells.remove(col);
-        out.push_str(&cells.join(","));
+        let cells: Vec<&str> = line.split(',').collect();
+        let kept: Vec<&str> = (cells.iter().zip(&header))
+            .filter(|(_, h)| !wall(h))
+            .map(|(c, _)| *c)
+            .collect();
+        out.push_str(&kept.join(","));
         out.push('\n');
     }
     out
