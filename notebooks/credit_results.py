@@ -22,20 +22,31 @@ def experiment_dir(figure, results=None):
     """The experiment folder of `figure` (fig2, fig3, fig4, theory, table1).
 
     $CREDIT_EXPERIMENT_<FIGURE> names it (e.g. CREDIT_EXPERIMENT_FIG2=fig2-official);
-    otherwise `<figure>` if it has results, else the first `<figure>-*` that has.
+    otherwise `<figure>` if it has results, else the first `<figure>-*` that has; in
+    results/, then in results/quick/ (where `make reproduce` writes). The published
+    full-length results keep their run folders in runs.tar.xz: unpack it first
+    (`tar -xJf results/<experiment>/runs.tar.xz -C results/<experiment>`).
     """
-    results = results or results_root()
+    base = results or results_root()
+    roots = [base, os.path.join(base, "quick")]
     chosen = os.environ.get(f"CREDIT_EXPERIMENT_{figure.upper()}")
-    names = [chosen] if chosen else [figure] + sorted(
-        os.path.basename(p) for p in glob.glob(os.path.join(results, figure + "-*"))
-    )
-    for name in names:
-        if os.path.exists(os.path.join(results, name, "summary.csv")):
-            return os.path.join(results, name)
+    for results in roots:
+        names = [chosen] if chosen else [figure] + sorted(
+            os.path.basename(p) for p in glob.glob(os.path.join(results, figure + "-*"))
+        )
+        for name in names:
+            exp = os.path.join(results, name)
+            if os.path.exists(os.path.join(exp, "summary.csv")) and has_runs(exp):
+                return exp
     raise FileNotFoundError(
-        f"no results for {figure} under {results}: run `credit reproduce {figure} --quick`, "
-        f"or set CREDIT_RESULTS to the results folder"
+        f"no results with run folders for {figure} under {roots}: run `credit reproduce "
+        f"{figure} --quick`, unpack a published runs.tar.xz, or set CREDIT_RESULTS"
     )
+
+
+def has_runs(exp):
+    """Whether the run folders are there (not only the published summary files)."""
+    return any(os.path.isdir(p) for p in glob.glob(os.path.join(exp, "*-seed*")))
 
 
 def summary(exp):

@@ -583,7 +583,7 @@ fn report_only(out: &Path, quick: bool) -> Result<PathBuf> {
 /// Why an experiment folder cannot be reported yet, or None once every run has finished.
 fn unfinished(exp_dir: &Path) -> Option<String> {
     if !exp_dir.join("summary.csv").exists() {
-        return Some(format!("not run in {}", exp_dir.display()));
+        return Some("not run here".to_string());
     }
     let value = credit_assign::folder::read_manifest(exp_dir).ok()??;
     if config::kind_of(&value) != "mlp" {

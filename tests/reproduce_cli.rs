@@ -117,7 +117,7 @@ runs:
         "{report}"
     );
     assert!(
-        report.contains("`fig2-official` | full | skipped: not run in"),
+        report.contains("`fig2-official` | full | skipped: not run here"),
         "{report}"
     );
     assert!(
