@@ -465,8 +465,8 @@ fn search(a: &SearchArgs) -> Result<()> {
     Ok(())
 }
 
-/// `credit search` of a `kind: cnn` config: trials run one after another in this process
-/// (or `--shard i/N` of them); then rank, then the --top rerun.
+/// `credit search` of a `kind: cnn` config: trials run one after another in this process,
+/// or `--shard i/N` of them, or `--jobs K` local processes; then rank, then the --top rerun.
 fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<()> {
     use cnn::search;
     use credit_assign::search::{print_best, write_config, write_csv};
@@ -487,17 +487,23 @@ fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<
     if a.write_config {
         return Ok(());
     }
-    if a.jobs.is_some() {
-        bail!(
-            "--jobs: a CNN search runs its trials one after another; start `--shard i/N` \
-             processes yourself, or use `credit submit {}`",
-            path.display()
-        );
-    }
     let device = parse_device(a.device)?;
     let data_dir = data::default_data_dir();
-    let runs =
-        cnn::train::run_experiment_with(&ex.cfg, device, a.out, &data_dir, a.fresh, a.shard)?;
+    let runs = match a.jobs {
+        Some(0) => bail!("--jobs 0: give at least one process"),
+        Some(count) => mlp::jobs::run(&mlp::jobs::Jobs {
+            config: &path,
+            quick: false,
+            device: a.device,
+            out: a.out,
+            fresh: a.fresh,
+            count,
+            threads: a.threads,
+        })?,
+        None => {
+            cnn::train::run_experiment_with(&ex.cfg, device, a.out, &data_dir, a.fresh, a.shard)?
+        }
+    };
     if a.shard.is_some() {
         eprintln!(
             "shard done; once every shard is, rerun without --shard to rank the trials (nothing is retrained)"

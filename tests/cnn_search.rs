@@ -300,6 +300,14 @@ fn a_cnn_search_trains_ranks_shards_and_reruns_the_best() {
         "a sharded search ranks as one process does"
     );
 
+    // --jobs 2: the trials as two local processes, the same ranking.
+    search("jobs", &["--jobs", "2"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("jobs/tiny-search/search.csv")).unwrap(),
+        std::fs::read_to_string(exp.join("search.csv")).unwrap(),
+        "a search in --jobs 2 ranks as one process does"
+    );
+
     // --top 1 --seeds 3,4: the best trial of each rule (and the control) with two seeds.
     search("one", &["--top", "1", "--seeds", "3,4"]);
     let top = search_csv(&dir.join("one/tiny-search-top"));

@@ -148,3 +148,16 @@ fn submit_makes_one_array_task_per_cnn_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn jobs_run_a_cnn_experiment_as_local_processes_then_collect() {
+    let dir = tmp_dir("cnn_jobs");
+    let cfg = write_config(&dir, "tiny", TINY);
+    ok(&["run"], &cfg, &dir.join("one"));
+    ok(&["run", "--jobs", "2"], &cfg, &dir.join("jobs"));
+    assert_eq!(
+        summary_without_seconds(&dir.join("jobs/tiny-shards/summary.csv")),
+        summary_without_seconds(&dir.join("one/tiny-shards/summary.csv")),
+        "--jobs 2 writes what one process writes"
+    );
+}
