@@ -29,6 +29,11 @@ pub struct Meta {
     pub tensors: String,
 }
 
+/// Where an experiment folder keeps its checkpoints (MLP programs and CNN runs alike).
+pub fn dir_of(exp_dir: &Path) -> PathBuf {
+    exp_dir.join("checkpoints")
+}
+
 /// The crate version and the git commit it was built from.
 pub fn code_version() -> String {
     format!(

@@ -190,7 +190,7 @@ fn train_run(
     fresh: bool,
 ) -> Result<RunSummary> {
     let run_dir = exp_dir.join(&run.name);
-    let ckpt_dir = exp_dir.join("checkpoints");
+    let ckpt_dir = checkpoint::dir_of(exp_dir);
     let run_cfg = serde_yaml::to_value(cfg.for_run(run))?;
     let text = serde_yaml::to_string(&run_cfg)?;
     let config_hash = crate::config::hash(&run_cfg)?;

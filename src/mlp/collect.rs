@@ -107,7 +107,7 @@ pub fn status(exp_dir: &Path) -> Result<Vec<(String, RunState, usize)>> {
     let mut out = Vec::new();
     for g in &programs {
         let running = Lock::is_held(&super::experiment::lock_path(exp_dir, g));
-        let ckpt = checkpoint::read_meta(&exp_dir.join("checkpoints"), &g.id())?;
+        let ckpt = checkpoint::read_meta(&checkpoint::dir_of(exp_dir), &g.id())?;
         for m in &g.members {
             let dir = exp_dir.join(&m.run);
             let state = match (read_run_summary(&dir)?, running, &ckpt) {

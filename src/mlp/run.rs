@@ -36,7 +36,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     pub fn checkpoint_dir(&self) -> PathBuf {
-        self.exp_dir.join("checkpoints")
+        checkpoint::dir_of(self.exp_dir)
     }
 }
 
