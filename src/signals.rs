@@ -38,17 +38,25 @@ pub fn received() -> Option<&'static str> {
 /// [`EXIT_CHECKPOINTED`].
 #[derive(Debug)]
 pub struct Checkpointed {
-    pub iteration: u64,
+    /// The iteration checkpointed at; None for `--jobs`, whose shards each stopped at their own.
+    pub iteration: Option<u64>,
     pub signal: &'static str,
 }
 
 impl std::fmt::Display for Checkpointed {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: checkpointed at iteration {}; rerun the same command to resume",
-            self.signal, self.iteration
-        )
+        match self.iteration {
+            Some(k) => write!(
+                f,
+                "{}: checkpointed at iteration {k}; rerun the same command to resume",
+                self.signal
+            ),
+            None => write!(
+                f,
+                "{}: every shard checkpointed; rerun the same command to resume",
+                self.signal
+            ),
+        }
     }
 }
 

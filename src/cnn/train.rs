@@ -320,7 +320,11 @@ fn train_run(
                 clock = Instant::now();
                 if let Some(signal) = signal {
                     progress.finish();
-                    return Err(Checkpointed { iteration, signal }.into());
+                    return Err(Checkpointed {
+                        iteration: Some(iteration),
+                        signal,
+                    }
+                    .into());
                 }
             }
         }

@@ -87,7 +87,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     let failed = wait_all(&mut children)?;
     if let Some(signal) = signals::received() {
         return Err(Checkpointed {
-            iteration: 0,
+            iteration: None,
             signal,
         }
         .into());

@@ -81,7 +81,7 @@ pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<R
             p.checkpoint()?;
             progress.finish();
             return Err(Checkpointed {
-                iteration: step,
+                iteration: Some(step),
                 signal,
             }
             .into());
