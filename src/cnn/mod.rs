@@ -6,6 +6,7 @@ pub mod config;
 pub mod learner;
 pub mod net;
 pub mod rules;
+pub mod run;
 pub mod search;
 pub mod train;
 
