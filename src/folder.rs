@@ -14,6 +14,9 @@ pub const LOCKS: &str = "locks";
 /// Make `exp_dir` the folder of `resolved`. With `fresh`, start it over first (`partial`:
 /// only some programs are being run, e.g. one shard, so the folder is never wiped).
 pub fn prepare(exp_dir: &Path, resolved: &Value, fresh: bool, partial: bool) -> Result<()> {
+    // Shards started together claim the folder one after another, so none sees another's
+    // half-written manifest as a stranger's files.
+    let _claim = crate::lock::Lock::wait(&exp_dir.join(LOCKS).join("folder.lock"))?;
     let manifest = exp_dir.join(MANIFEST);
     match read_manifest(exp_dir)? {
         Some(old) => {

@@ -29,16 +29,7 @@ impl Lock {
     /// Take the lock at `path` now or fail, naming the process that holds it. `what` says
     /// what is being locked, for the message.
     pub fn acquire(path: &Path, what: &str) -> Result<Lock> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("opening lock file {}", path.display()))?;
+        let mut file = open(path)?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -60,6 +51,18 @@ impl Lock {
         Ok(Lock { _file: file })
     }
 
+    /// Take the lock at `path`, waiting while another process holds it: for short critical
+    /// sections, such as two shards claiming their experiment folder at the same moment.
+    pub fn wait(path: &Path) -> Result<Lock> {
+        let file = open(path)?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let err = std::io::Error::last_os_error();
+            bail!("locking {}: {err}", path.display());
+        }
+        Ok(Lock { _file: file })
+    }
+
     /// Whether some live process holds the lock at `path` (for `credit status`).
     pub fn is_held(path: &Path) -> bool {
         let Ok(file) = File::open(path) else {
@@ -72,6 +75,20 @@ impl Lock {
         }
         rc != 0
     }
+}
+
+/// Open (or create) the lock file at `path`, and its folder.
+fn open(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening lock file {}", path.display()))
 }
 
 #[cfg(test)]
@@ -97,5 +114,29 @@ mod tests {
         drop(first);
         assert!(!Lock::is_held(&path));
         Lock::acquire(&path, "program p").unwrap();
+    }
+
+    #[test]
+    fn wait_blocks_until_the_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks").join("folder.lock");
+        let first = Lock::wait(&path).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let _second = Lock::wait(&path).unwrap();
+                tx.send(()).unwrap();
+            })
+        };
+        let early = rx.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(
+            early.is_err(),
+            "the second waiter got the lock while the first held it"
+        );
+        drop(first);
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the second waiter gets the lock once the first lets go");
+        waiter.join().unwrap();
     }
 }

@@ -391,19 +391,7 @@ fn search(a: &SearchArgs) -> Result<()> {
         other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
     }
     let ex = search::expand(value, a.trials, a.seed, &origin)?;
-    let note = format!(
-        "expanded by `credit search {origin}{} --trials {} --seed {}`: run it with `credit run` (no --quick)",
-        if a.quick { " --quick" } else { "" },
-        ex.trials,
-        ex.seed
-    );
-    let path = search::write_config(&ex.exp, a.out, &note)?;
-    eprintln!(
-        "{}: {} trials -> {}",
-        ex.exp.experiment,
-        ex.trials,
-        path.display()
-    );
+    let path = write_expanded(a, &origin, &ex.exp.experiment, &ex.exp, ex.trials)?;
     if a.write_config {
         return Ok(());
     }
@@ -465,25 +453,32 @@ fn search(a: &SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Write an expanded search to `<out>/<experiment>.yaml`, with a note of the command that
+/// expanded it, and say where.
+fn write_expanded(
+    a: &SearchArgs,
+    origin: &str,
+    experiment: &str,
+    cfg: &impl serde::Serialize,
+    trials: usize,
+) -> Result<PathBuf> {
+    let note = format!(
+        "expanded by `credit search {origin}{} --trials {trials} --seed {}`: run it with `credit run` (no --quick)",
+        if a.quick { " --quick" } else { "" },
+        a.seed
+    );
+    let path = credit_assign::search::write_config(experiment, cfg, a.out, &note)?;
+    eprintln!("{experiment}: {trials} trials -> {}", path.display());
+    Ok(path)
+}
+
 /// `credit search` of a `kind: cnn` config: trials run one after another in this process,
 /// or `--shard i/N` of them, or `--jobs K` local processes; then rank, then the --top rerun.
 fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<()> {
     use cnn::search;
     use credit_assign::search::{print_best, write_config, write_csv};
     let ex = search::expand(value, a.trials, a.seed, origin)?;
-    let note = format!(
-        "expanded by `credit search {origin}{} --trials {} --seed {}`: run it with `credit run` (no --quick)",
-        if a.quick { " --quick" } else { "" },
-        ex.trials,
-        ex.seed
-    );
-    let path = write_config(&ex.cfg.experiment, &ex.cfg, a.out, &note)?;
-    eprintln!(
-        "{}: {} trials -> {}",
-        ex.cfg.experiment,
-        ex.trials,
-        path.display()
-    );
+    let path = write_expanded(a, origin, &ex.cfg.experiment, &ex.cfg, ex.trials)?;
     if a.write_config {
         return Ok(());
     }

@@ -181,6 +181,24 @@ pub fn rank(
     Ok(out)
 }
 
+/// Remove a config's `search:` block, to expand it.
+pub fn take_block(value: &mut Value, origin: &str) -> Result<Value> {
+    let Value::Mapping(map) = value else {
+        bail!("{origin}: the top level must be a mapping")
+    };
+    map.remove("search")
+        .with_context(|| format!("{origin} has no `search:` block; see configs/README.md"))
+}
+
+/// How many trials: `--trials` if given, else the block's `trials:`.
+pub fn trial_count(asked: Option<usize>, block: Option<usize>, origin: &str) -> Result<usize> {
+    match asked.or(block) {
+        None => bail!("{origin}: give --trials N (or search.trials)"),
+        Some(0) => bail!("--trials 0: give at least one trial"),
+        Some(n) => Ok(n),
+    }
+}
+
 /// Write an expanded search (or its --top rerun) as a config file, `<out>/<experiment>.yaml`,
 /// that `credit run` and `credit submit` can run as it is.
 pub fn write_config(

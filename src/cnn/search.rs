@@ -54,20 +54,10 @@ pub fn expand(
     seed: u64,
     origin: &str,
 ) -> Result<Expanded> {
-    let Value::Mapping(map) = &mut value else {
-        bail!("{origin}: the top level must be a mapping")
-    };
-    let block = map
-        .remove("search")
-        .with_context(|| format!("{origin} has no `search:` block; see configs/README.md"))?;
+    let block = crate::search::take_block(&mut value, origin)?;
     let (n_default, params) = parse_block(&block, origin)?;
-    let n = trials
-        .or(n_default)
-        .with_context(|| format!("{origin}: give --trials N (or search.trials)"))?;
-    if n == 0 {
-        bail!("--trials 0: give at least one trial");
-    }
-    let Some(Value::Mapping(rules)) = map.get_mut("rules") else {
+    let n = crate::search::trial_count(trials, n_default, origin)?;
+    let Some(Value::Mapping(rules)) = value.get_mut("rules") else {
         bail!("{origin}: rules: name the rules whose settings are searched")
     };
     let mut searched: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -98,6 +88,9 @@ pub fn expand(
             trial_list.push(Value::Mapping(trial));
         }
     }
+    let Value::Mapping(map) = &mut value else {
+        unreachable!("take_block checked the mapping")
+    };
     map.insert("trials".into(), Value::Sequence(trial_list));
     let cfg =
         CnnConfig::resolve(value, false).with_context(|| format!("{origin} (expanded search)"))?;

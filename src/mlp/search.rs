@@ -188,22 +188,15 @@ pub fn expand(
     seed: u64,
     origin: &str,
 ) -> Result<Expanded> {
+    let block = crate::search::take_block(&mut value, origin)?;
     let Value::Mapping(map) = &mut value else {
-        bail!("{origin}: the top level must be a mapping")
+        unreachable!("take_block checked the mapping")
     };
-    let block = map
-        .remove("search")
-        .with_context(|| format!("{origin} has no `search:` block; see configs/README.md"))?;
     let Some(Value::Sequence(runs)) = map.get("runs").cloned() else {
         bail!("{origin}: runs: list at least one run")
     };
     let search = Search::from_value(&block, &runs).with_context(|| format!("{origin}: search"))?;
-    let n = trials
-        .or(search.trials)
-        .with_context(|| format!("{origin}: give --trials N (or search.trials)"))?;
-    if n == 0 {
-        bail!("--trials 0: give at least one trial");
-    }
+    let n = crate::search::trial_count(trials, search.trials, origin)?;
     let mut searched: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut label_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut new_runs = Vec::new();
