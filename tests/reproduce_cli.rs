@@ -2,6 +2,7 @@
 //! figure whose data is missing is skipped with a clear line while the rest goes on.
 mod common;
 use common::tmp_dir;
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -139,4 +140,76 @@ runs:
         report.contains("skipped: 1 of 4 runs unfinished"),
         "{report}"
     );
+}
+
+/// scripts/publish-results.sh copies a finished experiment into ./results/ (summary files,
+/// figures, runs.tar.xz) and reports it; an unfinished one is refused.
+#[test]
+fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() {
+    let dir = tmp_dir("publish-results");
+    let configs = dir.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let theory = r#"
+experiment: theory
+task: teacher
+data: { dataset: gaussian, train_size: 512, test_size: 64, seed: 1 }
+network: { sizes: [6, 5, 3, 4], activations: [identity, identity, identity] }
+training: { iterations: 100, batch_size: 32, log_every: 50, eval_every: 100, seeds: [0, 1] }
+runs:
+  - { rule: np, freeze_w: true, sigma: [0.1], solver: ridge }
+"#;
+    let cfg = configs.join("theory.yaml");
+    std::fs::write(&cfg, theory).unwrap();
+    let out = dir.join("out");
+    let credit = env!("CARGO_BIN_EXE_credit");
+    let o = Command::new(credit)
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/publish-results.sh");
+    let publish = |exp: &str| {
+        Command::new(&script)
+            .args([out.to_str().unwrap(), exp, credit])
+            .current_dir(&dir)
+            .env("CREDIT_CONFIGS", &configs)
+            .output()
+            .unwrap()
+    };
+    let o = publish("theory");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pub_dir = dir.join("results/theory");
+    for f in [
+        "summary.csv",
+        "aggregate.csv",
+        "experiment.yaml",
+        "theory.png",
+        "theory.svg",
+        "runs.tar.xz",
+    ] {
+        assert!(pub_dir.join(f).exists(), "{f} not published");
+    }
+    assert_eq!(
+        std::fs::read(pub_dir.join("np-seed0/metrics.csv")).unwrap(),
+        std::fs::read(out.join("theory/np-seed0/metrics.csv")).unwrap(),
+        "runs.tar.xz holds the run folders as they are"
+    );
+    let report = std::fs::read_to_string(dir.join("results/REPORT.md")).unwrap();
+    assert!(
+        report.contains("| theory | `theory` | full | reported |"),
+        "{report}"
+    );
+
+    // An unfinished experiment is refused, naming the run.
+    std::fs::remove_dir_all(out.join("theory/np-seed1")).unwrap();
+    let o = publish("theory");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("np-seed1"), "{err}");
 }

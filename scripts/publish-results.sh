@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Publish a finished full-length experiment into ./results/ (results/README.md): its
+# summary.csv, aggregate.csv, experiment.yaml, figures, and its run folders as runs.tar.xz
+# (also unpacked beside it, where git ignores them, so `credit report` can read them); then
+# rewrite results/REPORT.md. An experiment with an unfinished run is refused.
+#
+#   scripts/publish-results.sh OUT_ROOT EXPERIMENT [CREDIT_BINARY]
+#   scripts/publish-results.sh /work/runs/out fig4
+set -euo pipefail
+[ $# -ge 2 ] || { echo "usage: $0 OUT_ROOT EXPERIMENT [CREDIT_BINARY]" >&2; exit 2; }
+src="$1/$2"
+dst="results/$2"
+credit="${3:-target/release/credit}"
+[ -f "$src/experiment.yaml" ] || { echo "$src is not an experiment folder (no experiment.yaml)" >&2; exit 1; }
+# collect checks that every run finished (and names the rest), and draws the figures.
+"$credit" collect "$src"
+mkdir -p "$dst"
+for f in summary.csv aggregate.csv experiment.yaml; do
+    [ -f "$src/$f" ] && cp "$src/$f" "$dst/"
+done
+find "$src" -maxdepth 1 \( -name '*.png' -o -name '*.svg' \) -exec cp {} "$dst/" \;
+runs=$(cd "$src" && find . -mindepth 1 -maxdepth 1 -type d -name '*-seed*' -printf '%f\n' | sort)
+# Reproducible archive: sorted names, no owner, fixed times.
+tar -cJf "$dst/runs.tar.xz" -C "$src" --sort=name --owner=0 --group=0 \
+    --mtime='2026-01-01 00:00Z' $runs
+tar -xJf "$dst/runs.tar.xz" -C "$dst"
+"$credit" report --out results
+echo "published $2: $(du -sh "$dst/runs.tar.xz" | cut -f1) of run folders; git add results/"
