@@ -74,15 +74,8 @@ quick:
     assert!(report.to_lowercase().contains("skipped"), "{report}");
 }
 
-/// `credit report` writes REPORT.md from what has finished, training nothing: a finished
-/// experiment is reported, one with an unfinished run is listed as such, an absent one as
-/// not run, each with the command that runs it.
-#[test]
-fn report_reports_finished_experiments_and_names_the_rest() {
-    let dir = tmp_dir("report-cli");
-    let configs = dir.join("configs");
-    std::fs::create_dir_all(&configs).unwrap();
-    let theory = r#"
+/// A full-length (non-quick) theory experiment of four runs, for report and publish.
+const SMALL_THEORY: &str = r#"
 experiment: theory
 task: teacher
 data: { dataset: gaussian, train_size: 512, test_size: 64, seed: 1 }
@@ -91,7 +84,16 @@ training: { iterations: 100, batch_size: 32, log_every: 50, eval_every: 100, see
 runs:
   - { rule: np, freeze_w: true, sigma: [0.1, 0.001], solver: ridge }
 "#;
-    std::fs::write(configs.join("theory.yaml"), theory).unwrap();
+
+/// `credit report` writes REPORT.md from what has finished, training nothing: a finished
+/// experiment is reported, one with an unfinished run is listed as such, an absent one as
+/// not run, each with the command that runs it.
+#[test]
+fn report_reports_finished_experiments_and_names_the_rest() {
+    let dir = tmp_dir("report-cli");
+    let configs = dir.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    std::fs::write(configs.join("theory.yaml"), SMALL_THEORY).unwrap();
     let out = dir.join("results");
     let credit = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_credit"))
@@ -149,17 +151,8 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
     let dir = tmp_dir("publish-results");
     let configs = dir.join("configs");
     std::fs::create_dir_all(&configs).unwrap();
-    let theory = r#"
-experiment: theory
-task: teacher
-data: { dataset: gaussian, train_size: 512, test_size: 64, seed: 1 }
-network: { sizes: [6, 5, 3, 4], activations: [identity, identity, identity] }
-training: { iterations: 100, batch_size: 32, log_every: 50, eval_every: 100, seeds: [0, 1] }
-runs:
-  - { rule: np, freeze_w: true, sigma: [0.1], solver: ridge }
-"#;
     let cfg = configs.join("theory.yaml");
-    std::fs::write(&cfg, theory).unwrap();
+    std::fs::write(&cfg, SMALL_THEORY).unwrap();
     let out = dir.join("out");
     let credit = env!("CARGO_BIN_EXE_credit");
     let o = Command::new(credit)
@@ -197,8 +190,8 @@ runs:
         assert!(pub_dir.join(f).exists(), "{f} not published");
     }
     assert_eq!(
-        std::fs::read(pub_dir.join("np-seed0/metrics.csv")).unwrap(),
-        std::fs::read(out.join("theory/np-seed0/metrics.csv")).unwrap(),
+        std::fs::read(pub_dir.join("np-sigma0.1-seed0/metrics.csv")).unwrap(),
+        std::fs::read(out.join("theory/np-sigma0.1-seed0/metrics.csv")).unwrap(),
         "runs.tar.xz holds the run folders as they are"
     );
     let report = std::fs::read_to_string(dir.join("results/REPORT.md")).unwrap();
@@ -208,8 +201,11 @@ runs:
     );
 
     // An unfinished experiment is refused, naming the run.
-    std::fs::remove_dir_all(out.join("theory/np-seed1")).unwrap();
+    std::fs::remove_dir_all(out.join("theory/np-sigma0.001-seed1")).unwrap();
     let o = publish("theory");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("np-seed1"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("np-sigma0.001-seed1"),
+        "{err}"
+    );
 }
