@@ -6,7 +6,7 @@
 use crate::output::{fmt_f64, write_atomic, RunSummary, Status};
 use crate::rng::{derive, SplitMix64, Stream};
 use anyhow::{bail, Context, Result};
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -188,6 +188,29 @@ pub fn take_block(value: &mut Value, origin: &str) -> Result<Value> {
     };
     map.remove("search")
         .with_context(|| format!("{origin} has no `search:` block; see configs/README.md"))
+}
+
+/// A `search:` block as a mapping whose keys are all in `fields`, and its `trials:` (a
+/// positive whole number, if given). Errors are relative to the block (`search.trials: ...`).
+pub fn block_fields<'v>(block: &'v Value, fields: &[&str]) -> Result<(&'v Mapping, Option<usize>)> {
+    let list = fields.join(", ");
+    let Value::Mapping(map) = block else {
+        bail!("search: a mapping with {list}")
+    };
+    for key in map.keys() {
+        let k = key.as_str().unwrap_or("");
+        if !fields.contains(&k) {
+            bail!("search.{k}: unknown field; use {list}");
+        }
+    }
+    let trials = match map.get("trials") {
+        None => None,
+        Some(t) => match t.as_u64() {
+            Some(n) if n > 0 => Some(n as usize),
+            _ => bail!("search.trials: a positive whole number"),
+        },
+    };
+    Ok((map, trials))
 }
 
 /// How many trials: `--trials` if given, else the block's `trials:`.

@@ -113,22 +113,8 @@ type Param = (String, String, String, Dist);
 
 /// `search:` → (trials, params). Keys are `rules.<rule>.<setting>`.
 fn parse_block(block: &Value, origin: &str) -> Result<(Option<usize>, Vec<Param>)> {
-    let Value::Mapping(map) = block else {
-        bail!("{origin}: search: a mapping with params: (and trials:, metric:)")
-    };
-    for key in map.keys() {
-        let k = key.as_str().unwrap_or("");
-        if !["trials", "metric", "params"].contains(&k) {
-            bail!("{origin}: search.{k}: unknown field; use trials, metric or params");
-        }
-    }
-    let trials = match map.get("trials") {
-        None => None,
-        Some(t) => match t.as_u64() {
-            Some(n) if n > 0 => Some(n as usize),
-            _ => bail!("{origin}: search.trials: a positive whole number"),
-        },
-    };
+    let (map, trials) = crate::search::block_fields(block, &["trials", "metric", "params"])
+        .with_context(|| origin.to_string())?;
     match map.get("metric").map(Value::as_str) {
         None | Some(Some("val_accuracy")) => {}
         Some(_) => bail!(

@@ -63,22 +63,8 @@ pub struct Search {
 impl Search {
     /// Parse and check the block against the config's `runs:` (`n_runs` entries).
     pub fn from_value(v: &Value, runs: &[Value]) -> Result<Self> {
-        let Value::Mapping(map) = v else {
-            bail!("search: a mapping with params: (and trials:, metric:, select:)")
-        };
-        for key in map.keys() {
-            let k = key.as_str().unwrap_or("");
-            if !["trials", "metric", "select", "params"].contains(&k) {
-                bail!("search.{k}: unknown field; use trials, metric, select or params");
-            }
-        }
-        let trials = match map.get("trials") {
-            None => None,
-            Some(t) => match t.as_u64() {
-                Some(n) if n > 0 => Some(n as usize),
-                _ => bail!("search.trials: a positive whole number"),
-            },
-        };
+        let (map, trials) =
+            crate::search::block_fields(v, &["trials", "metric", "select", "params"])?;
         let metric = match map.get("metric").map(|m| m.as_str()) {
             None => "val_error".to_string(),
             Some(Some(m @ ("val_error" | "val_loss"))) => m.to_string(),
