@@ -282,3 +282,76 @@ fn table1_says_which_protocol_its_rows_carry_and_which_network_bp_trained() {
     }
     assert!(!md.contains("Both metrics in one row"), "{md}");
 }
+
+/// Fig. 2's alignment at full length: the top layer's rel_err at 30k, 200k and the end, and
+/// the paper's claims (NP's B closer to W than FA's) decided against the s.e. of the
+/// difference, hand-computed; the data-split and BP notes.
+#[test]
+fn fig2_checks_the_papers_alignment_claims_against_fa() {
+    let root = fresh("report_fig2_claims");
+    let config = "data:\n  dataset: mnist\n  validation: 5000\n";
+    // (rel_err B3 at 30k, 200k, 300k; sign congruence B3 at 300k)
+    let metrics = |r: [f64; 3], sign: f64| {
+        let mut m = String::new();
+        for (it, v) in [30_000, 200_000, 300_000].iter().zip(r) {
+            m.push_str(&format!("{it},rel_err,3,{v}\n{it},rel_err,2,0.5\n"));
+        }
+        m.push_str(&format!(
+            "300000,sign_congruence,3,{sign}\n300000,sign_congruence,2,0.7\n\
+             300000,angle_paper,3,40\n300000,angle_paper,2,45\n300000,angle,1,30\n\
+             300000,test_error,,0.03\n"
+        ));
+        m
+    };
+    let (np0, np1) = (
+        metrics([0.6, 0.8, 1.00], 0.71),
+        metrics([0.6, 0.8, 1.02], 0.71),
+    );
+    let (fa0, fa1) = (
+        metrics([0.8, 0.8, 0.80], 0.70),
+        metrics([0.8, 0.8, 0.82], 0.72),
+    );
+    let row = |run: &str, rule: &str, cond: &str, seed: u32, err: f64| {
+        format!("{run},{rule},{cond},{seed},completed,,300000,1.0,cpu,{err}")
+    };
+    let rows = [
+        row("a", "np", "np sigma=0.01", 0, 0.035),
+        row("b", "np", "np sigma=0.01", 1, 0.035),
+        row("c", "fa", "fa", 0, 0.045),
+        row("d", "fa", "fa", 1, 0.045),
+        row("e", "bp", "bp", 0, 0.0330),
+        row("f", "bp", "bp", 1, 0.0326),
+    ];
+    let bp = "300000,test_error,,0.033\n";
+    experiment_with(
+        &root,
+        "fig2-official-claims",
+        "final_test_error",
+        &[
+            (&rows[0], &np0, config),
+            (&rows[1], &np1, config),
+            (&rows[2], &fa0, config),
+            (&rows[3], &fa1, config),
+            (&rows[4], bp, config),
+            (&rows[5], bp, config),
+        ],
+    );
+    let md =
+        fs::read_to_string(write_report(&root, &[entry("fig2-official-claims", false)]).unwrap())
+            .unwrap();
+    for line in [
+        // rel_err B3: np 0.6, 0.8, 1.01 ± 0.01; fa 0.8, 0.8, 0.81 ± 0.01
+        "| np σ=0.01 | 0.600 ± 0.000 (n=2) | 0.800 ± 0.000 (n=2) | 1.010 ± 0.010 (n=2) | 0.500 ± 0.000 (n=2) |",
+        "| fa | 0.800 ± 0.000 (n=2) | 0.800 ± 0.000 (n=2) | 0.810 ± 0.010 (n=2) |",
+        // 0.2 / √(0.01² + 0.01²) = 14.1 s.e. the wrong way; angle 40 = 40: se 0, d 0;
+        // sign congruence 0.71 ± 0 against 0.71 ± 0.01: 0 s.e.
+        "| np σ=0.01 | B3 | +0.200: **no**, the reverse (14.1 s.e.) |",
+        "| +0.000: not resolved (+0.0 s.e.) |",
+        "images 5000 onward of the training file",
+        "| np σ=0.01 | B2 | +0.000: equal | +0.0: equal | +0.000: equal |",
+        // bp 3.28 ± 0.02 against 2.65: 0.63 points above
+        "**BP.** Ours is 0.63 points above the paper's 2.65%",
+    ] {
+        assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
+    }
+}

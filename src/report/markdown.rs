@@ -1,9 +1,11 @@
 //! `results/REPORT.md`: for each figure, our numbers beside the paper's, with the difference,
 //! the config and commit, the run length, and the drawn figures.
-use super::aggregate::{result_stats, MeanSe, ResultStats};
+use super::aggregate::{result_stats, ResultStats};
+use super::alignment;
 use super::figure::Figure;
 use super::figures::table1::{accuracy_rows, count_note, mean_pm_se};
 use super::figures::{display, theory, Results};
+use super::md::{md_table, signed, stat_cell};
 use super::paper;
 use super::read::{read_summary, RunRow};
 use super::theme::tick;
@@ -191,23 +193,6 @@ fn figure_links(exp_dir: &Path, experiment: &str) -> Result<String> {
     Ok(md)
 }
 
-/// `+1.23` / `-1.23`.
-fn signed(v: f64, decimals: usize) -> String {
-    format!("{v:+.decimals$}")
-}
-
-fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!(
-        "| {} |\n|{}\n",
-        header.join(" | "),
-        "---|".repeat(header.len())
-    );
-    for row in rows {
-        out.push_str(&format!("| {} |\n", row.join(" | ")));
-    }
-    out
-}
-
 /// Rows setting each paper value beside ours (`column` × `scale` from summary.csv), then
 /// rows for our conditions the paper does not have. Each row comes with our condition
 /// (`None` for a paper condition we did not run) and the paper's value, if any.
@@ -319,7 +304,68 @@ fn fig2_table(results: &Results, exp_dir: &Path) -> String {
     if fitted_b_by_sgd(results, exp_dir) {
         let _ = writeln!(md, "\n{}", paper::FIG2_SGD_NOTE);
     }
+    if let Some(note) = data_split_note(results, exp_dir) {
+        let _ = writeln!(md, "\n{note}");
+    }
+    if let Some(note) = bp_gap_note(&results.runs) {
+        let _ = writeln!(md, "\n{note}");
+    }
+    md.push_str(&alignment::fig2_alignment(results));
     md
+}
+
+/// Which MNIST training images the runs trained on (from a run's config.yaml), against the
+/// authors' code, which trained on images 5,000 onward (TF's `read_data_sets`).
+fn data_split_note(results: &Results, exp_dir: &Path) -> Option<String> {
+    let run = results.runs.first()?;
+    let text = std::fs::read_to_string(exp_dir.join(&run.run).join("config.yaml")).ok()?;
+    let data = &serde_yaml::from_str::<serde_yaml::Value>(&text).ok()?["data"];
+    if data["dataset"].as_str() != Some("mnist") {
+        return None;
+    }
+    let ours = match (
+        data["validation"].as_u64(),
+        data["holdout"].as_str(),
+        data["train_size"].as_u64(),
+    ) {
+        (Some(v), None | Some("first"), _) => {
+            format!("images {v} onward of the training file, the first {v} held out for validation: as the authors' code")
+        }
+        (Some(v), Some(_), _) => {
+            format!("the training file less its last {v} images (held out for validation)")
+        }
+        (None, _, Some(n)) => format!("the first {n} images of the training file, none held out"),
+        (None, _, None) => "all 60,000 images of the training file".to_string(),
+    };
+    Some(format!(
+        "**Data.** These runs trained on {ours}. The authors' code trained on images \
+         5,000–59,999 (TF's `read_data_sets` holds out the first 5,000); the test set is the \
+         same 10,000 images."
+    ))
+}
+
+/// Where our BP lands more than 2 s.e. (or, with one seed, 0.3 points) from the paper's.
+fn bp_gap_note(runs: &[RunRow]) -> Option<String> {
+    let (_, paper_bp) = paper::FIG2_FINAL_TEST_ERROR
+        .iter()
+        .find(|(c, _)| *c == "bp")?;
+    let s = result_stats(runs, "bp", "final_test_error", 100.0).stats;
+    let gap = s.mean - paper_bp;
+    let clear = if s.n > 1 {
+        gap.abs() > 2.0 * s.se
+    } else {
+        gap.abs() > 0.3
+    };
+    (s.n > 0 && clear).then(|| {
+        format!(
+            "**BP.** Ours is {} points {} the paper's {paper_bp}%, with the authors' own BP \
+             settings (`configs/sf.json`, `backprop4_small`: SGD lr 4e-4, batch 32, MSE summed \
+             over the batch, the same network and init). We know of no difference in \
+             the protocol that explains it.",
+            signed(gap.abs(), 2).trim_start_matches('+'),
+            if gap > 0.0 { "above" } else { "below" },
+        )
+    })
 }
 
 /// Whether any np run of the experiment fitted B by SGD (`solver: sgd` in its config.yaml),
@@ -354,19 +400,6 @@ fn fig3_table(runs: &[RunRow]) -> String {
     );
     md.push_str("\nLoss unit: ½ Σ over a batch of 32 of ‖x̂ − x‖², averaged over test batches.\n");
     md
-}
-
-fn stat_cell(s: Option<MeanSe>, scale: f64, decimals: usize) -> String {
-    match s {
-        Some(s) if s.n > 1 => format!(
-            "{:.decimals$} ± {:.decimals$} (n={})",
-            s.mean * scale,
-            s.se * scale,
-            s.n
-        ),
-        Some(s) if s.n == 1 => format!("{:.decimals$} (n=1)", s.mean * scale),
-        _ => "—".to_string(),
-    }
 }
 
 fn fig4_table(results: &Results) -> String {
@@ -547,21 +580,4 @@ fn bp_network_note(results: &Results, exp_dir: &Path) -> Option<String> {
         field("init", "kernel_fan_in"),
         field("bias_init", "0.1"),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signed_differences_carry_their_sign() {
-        assert_eq!(signed(0.094, 2), "+0.09");
-        assert_eq!(signed(-1.5, 1), "-1.5");
-    }
-
-    #[test]
-    fn markdown_table_has_header_rule_and_rows() {
-        let t = md_table(&["a", "b"], &[vec!["1".into(), "2".into()]]);
-        assert_eq!(t, "| a | b |\n|---|---|\n| 1 | 2 |\n");
-    }
 }

@@ -4,10 +4,12 @@
 //! Everything here reads the result files the engine writes (see `docs/REPORTING.md`), never
 //! memory, so any figure can be redrawn from a results folder alone.
 mod aggregate;
+mod alignment;
 mod chart;
 mod figure;
 mod figures;
 mod markdown;
+mod md;
 mod paper;
 mod plot;
 mod read;

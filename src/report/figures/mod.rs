@@ -113,6 +113,23 @@ impl Results {
             .map(|r| r.stats)
     }
 
+    /// The value at the last logged iteration ≤ `at` of one condition's metric, with that
+    /// iteration.
+    pub fn value_at(
+        &self,
+        condition: &str,
+        metric: &str,
+        layer: Option<u32>,
+        at: u64,
+    ) -> Option<(u64, MeanSe)> {
+        self.rows
+            .iter()
+            .filter(|r| r.condition == condition && r.metric == metric && r.layer == layer)
+            .filter(|r| r.iteration <= at)
+            .max_by_key(|r| r.iteration)
+            .map(|r| (r.iteration, r.stats))
+    }
+
     /// The first completed run of a condition, by seed: the one whose images are shown.
     pub fn first_completed(&self, condition: &str) -> Option<&RunRow> {
         self.runs
