@@ -250,7 +250,8 @@ fn real_main() -> Result<()> {
             }
         }
         Command::Status { experiment_dir } => {
-            for (run, state, _) in collect::status(&experiment_dir)? {
+            signals::exit_quietly_on_closed_pipe();
+            for (run, state) in status_any(&experiment_dir)? {
                 println!("{run}: {state}");
             }
         }
@@ -306,14 +307,33 @@ fn real_main() -> Result<()> {
 
 /// `credit collect` of an MLP or CNN experiment folder, by the kind of its recorded config.
 fn collect_any(exp_dir: &Path) -> Result<Vec<credit_assign::output::RunSummary>> {
+    match cnn_folder(exp_dir)? {
+        Some(cfg) => cnn::collect::collect(exp_dir, &cfg),
+        None => collect::collect(exp_dir),
+    }
+}
+
+/// The config of a `kind: cnn` experiment folder (its experiment.yaml); None for an MLP one.
+fn cnn_folder(exp_dir: &Path) -> Result<Option<cnn::config::CnnConfig>> {
     match credit_assign::folder::read_manifest(exp_dir)? {
         Some(value) if config::kind_of(&value) == "cnn" => {
             let origin = exp_dir.join(credit_assign::folder::MANIFEST);
             let cfg = cnn::config::CnnConfig::resolve(value, false)
                 .with_context(|| format!("{}", origin.display()))?;
-            cnn::collect::collect(exp_dir, &cfg)
+            Ok(Some(cfg))
         }
-        _ => collect::collect(exp_dir),
+        _ => Ok(None),
+    }
+}
+
+/// `credit status` of an experiment folder of either kind: each run and its state.
+fn status_any(exp_dir: &Path) -> Result<Vec<(String, collect::RunState)>> {
+    match cnn_folder(exp_dir)? {
+        Some(cfg) => cnn::collect::status(exp_dir, &cfg),
+        None => Ok(collect::status(exp_dir)?
+            .into_iter()
+            .map(|(run, state, _)| (run, state))
+            .collect()),
     }
 }
 

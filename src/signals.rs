@@ -61,3 +61,11 @@ impl std::fmt::Display for Checkpointed {
 }
 
 impl std::error::Error for Checkpointed {}
+
+/// For commands that only print (`credit status | head`): a reader that closes the pipe ends
+/// the process quietly, as it ends `ls`, instead of a panic in `println!`. Never for training
+/// commands, which must reach their checkpoint.
+pub fn exit_quietly_on_closed_pipe() {
+    // SAFETY: restoring the default disposition of one signal; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}

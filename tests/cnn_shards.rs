@@ -63,6 +63,18 @@ fn shards_then_collect_equal_one_process_and_missing_runs_are_named() {
         stderr.contains("have not finished") && stderr.contains("--shard 2/3"),
         "{stderr}"
     );
+    // `credit status` reads a CNN folder too: 4 runs done, shard 2's two missing.
+    let st = status(&exp);
+    assert_eq!(
+        st.lines().filter(|l| l.ends_with(": done")).count(),
+        4,
+        "{st}"
+    );
+    assert_eq!(
+        st.lines().filter(|l| l.ends_with(": missing")).count(),
+        2,
+        "{st}"
+    );
     ok(&["run", "--shard", "2/3"], &cfg, &sharded);
     let done = credit().arg("collect").arg(&exp).output().unwrap();
     assert!(
@@ -85,6 +97,58 @@ fn shards_then_collect_equal_one_process_and_missing_runs_are_named() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("6 runs, so at most 6 shards"), "{stderr}");
+}
+
+fn status(exp: &Path) -> String {
+    let o = credit().arg("status").arg(exp).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// A second process on a run that another holds is refused at once, naming the run, and
+/// writes nothing; `credit status` shows the run as held.
+#[test]
+fn a_run_held_by_another_process_is_refused_and_shown_as_held() {
+    let dir = tmp_dir("cnn_held");
+    let cfg = write_config(&dir, "tiny", TINY);
+    ok(&["run", "--shard", "0/3"], &cfg, &dir);
+    let exp = dir.join("tiny-shards");
+    let runs: Vec<String> = status(&exp)
+        .lines()
+        .filter(|l| l.ends_with(": missing"))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect();
+    let held = &runs[0];
+    let lock = exp.join("locks").join(format!("{held}.lock"));
+    let _other = credit_assign::lock::Lock::acquire(&lock, "the test's other process").unwrap();
+    let o = credit()
+        .args(["--threads", "1", "run"])
+        .arg(&cfg)
+        .args(["--device", "cpu", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "a held run must be refused");
+    assert!(
+        err.contains(&format!(
+            "tiny-shards/{held} is being written by another process"
+        )),
+        "{err}"
+    );
+    let st = status(&exp);
+    assert!(
+        st.contains(&format!(
+            "{held}: held by a running process, nothing logged yet"
+        )),
+        "{st}"
+    );
+    // Refused before training: the other missing runs are still missing.
+    assert_eq!(
+        st.lines().filter(|l| l.ends_with(": missing")).count(),
+        runs.len() - 1,
+        "{st}"
+    );
 }
 
 #[test]

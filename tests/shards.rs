@@ -71,6 +71,24 @@ fn three_shards_then_collect_give_the_bytes_of_one_process() {
                 2,
                 "{st}"
             );
+            // A live process locks every program it will train when it starts: finished
+            // runs stay done, the ones it has not reached are held, not "running".
+            let locks: Vec<_> = (0..3)
+                .map(|p| {
+                    let path = sharded.join(format!("sharded/locks/prog{p:03}.lock"));
+                    credit_assign::lock::Lock::acquire(&path, "the test").unwrap()
+                })
+                .collect();
+            let st = credit_ok(&["status"], &[&sharded.join("sharded")]);
+            let st = String::from_utf8_lossy(&st.stdout);
+            let held = ": held by a running process, nothing logged yet";
+            assert_eq!(
+                st.lines().filter(|l| l.ends_with(": done")).count(),
+                4,
+                "{st}"
+            );
+            assert_eq!(st.lines().filter(|l| l.ends_with(held)).count(), 2, "{st}");
+            drop(locks);
         }
     }
     assert!(

@@ -1,10 +1,44 @@
 //! `credit collect` of a `kind: cnn` experiment folder (after `--shard` runs): every run of
 //! the recorded config must have finished; summary.csv then gets the bytes one process
-//! would have written.
-use super::config::CnnConfig;
+//! would have written; `credit status` of one.
+use super::config::{CnnConfig, RunPlan};
+use crate::checkpoint;
+use crate::lock::Lock;
+use crate::mlp::collect::{read_run_summary, run_state, RunState};
 use crate::output::{write_summary_csv, RunSummary};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
+
+/// Every run of the recorded config with its state, in config order (`credit status`): a
+/// summary counts only if the run's config.yaml is this config's.
+pub fn status(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<(String, RunState)>> {
+    let ckpt_dir = checkpoint::dir_of(exp_dir);
+    let mut out = Vec::new();
+    for run in cfg.runs() {
+        let dir = exp_dir.join(&run.name);
+        let summary = match finished(&dir, &expected_config(cfg, &run)?) {
+            true => read_run_summary(&dir)?,
+            false => None,
+        };
+        let running = Lock::is_held(&super::train::lock_path(exp_dir, &run.name));
+        let ckpt_at = checkpoint::read_meta(&ckpt_dir, &run.name)?.map(|m| m.iteration);
+        out.push((run.name.clone(), run_state(summary, running, &dir, ckpt_at)));
+    }
+    Ok(out)
+}
+
+/// The config.yaml a run of `cfg` writes.
+fn expected_config(cfg: &CnnConfig, run: &RunPlan) -> Result<String> {
+    Ok(serde_yaml::to_string(&serde_yaml::to_value(
+        cfg.for_run(run),
+    )?)?)
+}
+
+/// Whether the run folder holds a summary.json written under `config` (its config.yaml).
+fn finished(dir: &Path, config: &str) -> bool {
+    dir.join("summary.json").exists()
+        && std::fs::read_to_string(dir.join("config.yaml")).is_ok_and(|t| t == config)
+}
 
 /// Each run's summary, in config order, once all have finished; else an error that names the
 /// unfinished runs and the `--shard` to rerun for them.
@@ -27,13 +61,9 @@ pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
     let mut missing = Vec::new();
     for run in &runs {
         let dir = exp_dir.join(&run.name);
-        let expected = serde_yaml::to_string(&serde_yaml::to_value(cfg.for_run(run))?)?;
-        let same = std::fs::read_to_string(dir.join("config.yaml")).is_ok_and(|t| t == expected);
-        match std::fs::read_to_string(dir.join("summary.json")) {
-            Ok(json) if same => done.push(serde_json::from_str(&json).with_context(|| {
-                format!("{}/summary.json is damaged; rerun the run", dir.display())
-            })?),
-            _ => missing.push(match shard_of(&run.name) {
+        match finished(&dir, &expected_config(cfg, run)?) {
+            true => done.push(read_run_summary(&dir)?.context("summary.json vanished")?),
+            false => missing.push(match shard_of(&run.name) {
                 Some(s) => format!("  {} ({s})", run.name),
                 None => format!("  {}", run.name),
             }),

@@ -16,11 +16,12 @@
 //! images (file order) without dropout.
 use super::config::{CnnConfig, DataSource, Order, Protocol};
 use crate::data::{cifar, synthetic, Dataset};
+use crate::lock::Lock;
 use crate::mlp::shard::Shard;
 use crate::output::{write_summary_csv, RunSummary};
 use crate::rng::{derive, SplitMix64, Stream};
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 /// Training, validation and test images on the device, preprocessed.
@@ -104,6 +105,13 @@ pub fn run_experiment(
     run_experiment_with(&cfg, device, out_root, data_dir, false, None)
 }
 
+/// Where the lock of one run lives.
+pub fn lock_path(exp_dir: &Path, run: &str) -> PathBuf {
+    exp_dir
+        .join(crate::folder::LOCKS)
+        .join(format!("{run}.lock"))
+}
+
 /// [`run_experiment`] of a resolved config; `fresh` drops checkpoints and retrains finished
 /// runs. summary.csv is written once every run has finished. With `shard`, only that
 /// shard's runs ([`CnnConfig::shard_runs`]), and no summary.csv: `credit collect` (or a
@@ -122,6 +130,16 @@ pub fn run_experiment_with(
     // The data are checked before the folder is touched: a refused run writes nothing.
     let data = load_splits(cfg, data_dir, device)?;
     let exp_dir = out_root.join(&cfg.experiment);
+    // Every run this process will train is locked first: a second process (a requeued job, a
+    // command typed twice) is refused at once instead of writing the same folders.
+    let _locks = (runs.iter())
+        .map(|r| {
+            Lock::acquire(
+                &lock_path(&exp_dir, &r.name),
+                &format!("{}/{}", cfg.experiment, r.name),
+            )
+        })
+        .collect::<Result<Vec<Lock>>>()?;
     // The folder belongs to this config (experiment.yaml); another is refused unless --fresh.
     crate::folder::prepare(
         &exp_dir,

@@ -27,7 +27,8 @@ pub fn finished(cx: &Context, g: &Group) -> Result<Option<Vec<RunSummary>>> {
     Ok(Some(out))
 }
 
-fn read_run_summary(run_dir: &Path) -> Result<Option<RunSummary>> {
+/// A run's summary.json, if it has one.
+pub fn read_run_summary(run_dir: &Path) -> Result<Option<RunSummary>> {
     let path = run_dir.join("summary.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
@@ -67,8 +68,11 @@ pub fn record_shards(exp_dir: &Path, count: usize) -> Result<()> {
 pub enum RunState {
     Done,
     Diverged(u64),
-    /// A process holds its program; at the iteration of its last metrics row.
-    Running(Option<u64>),
+    /// A live process is training it, at the iteration of its last metrics row.
+    Running(u64),
+    /// A live process holds it (it locks every run it will train at its start) but has
+    /// logged nothing for it yet: queued behind that process's other runs, or starting.
+    Held,
     Checkpointed(u64),
     Missing,
 }
@@ -78,8 +82,8 @@ impl std::fmt::Display for RunState {
         match self {
             RunState::Done => write!(f, "done"),
             RunState::Diverged(k) => write!(f, "diverged at iteration {k}"),
-            RunState::Running(Some(k)) => write!(f, "running at iteration {k}"),
-            RunState::Running(None) => write!(f, "running"),
+            RunState::Running(k) => write!(f, "running at iteration {k}"),
+            RunState::Held => write!(f, "held by a running process, nothing logged yet"),
             RunState::Checkpointed(k) => write!(f, "checkpointed at iteration {k}"),
             RunState::Missing => write!(f, "missing"),
         }
@@ -110,25 +114,47 @@ pub fn status(exp_dir: &Path) -> Result<Vec<(String, RunState, usize)>> {
         let ckpt = checkpoint::read_meta(&checkpoint::dir_of(exp_dir), &g.id())?;
         for m in &g.members {
             let dir = exp_dir.join(&m.run);
-            let state = match (read_run_summary(&dir)?, running, &ckpt) {
-                (_, true, _) => RunState::Running(last_iteration(&dir)),
-                (Some(s), _, None) => match s.diverged_at {
-                    Some(k) => RunState::Diverged(k),
-                    None => RunState::Done,
-                },
-                (_, _, Some(meta)) => RunState::Checkpointed(meta.iteration),
-                (None, _, None) => RunState::Missing,
-            };
+            let ckpt_at = ckpt.as_ref().map(|m| m.iteration);
+            let state = run_state(read_run_summary(&dir)?, running, &dir, ckpt_at);
             out.push((m.run.clone(), state, g.index));
         }
     }
     Ok(out)
 }
 
+/// One run's state: finished (its summary.json, and no checkpoint left to resume), else held
+/// by a live process (`running`: the lock of its program or run), else checkpointed at
+/// `ckpt_at`, else missing. A process locks every run it will train when it starts, so a
+/// finished run can be locked too: the summary is asked first.
+pub fn run_state(
+    summary: Option<RunSummary>,
+    running: bool,
+    run_dir: &Path,
+    ckpt_at: Option<u64>,
+) -> RunState {
+    match (summary, running, ckpt_at) {
+        (Some(s), _, None) => match s.diverged_at {
+            Some(k) => RunState::Diverged(k),
+            None => RunState::Done,
+        },
+        (_, true, _) => last_iteration(run_dir).map_or(RunState::Held, RunState::Running),
+        (_, false, Some(k)) => RunState::Checkpointed(k),
+        (None, false, None) => RunState::Missing,
+    }
+}
+
 /// The iteration of the last row of a run's metrics file in progress.
 fn last_iteration(run_dir: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(run_dir.join("metrics.csv.tmp")).ok()?;
-    let last = text.lines().rev().find(|l| !l.is_empty())?;
+    last_logged(&text)
+}
+
+/// The iteration of the last complete row of metrics.csv text: the writer's buffer may have
+/// reached the file in the middle of a row (`51` of `519000,...`), so a row counts only
+/// with its newline.
+fn last_logged(text: &str) -> Option<u64> {
+    let complete = &text[..text.rfind('\n')?];
+    let last = complete.lines().rev().find(|l| !l.is_empty())?;
     last.split(',').next()?.parse().ok()
 }
 
@@ -179,4 +205,24 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<RunSummary>> {
     }
     write_summary(exp_dir, &all)?;
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_logged;
+
+    #[test]
+    fn a_row_counts_only_once_its_newline_is_written() {
+        let head = "iteration,metric,layer,value\n";
+        assert_eq!(last_logged(head), None);
+        assert_eq!(
+            last_logged(&format!("{head}1000,rel_err,3,0.5\n51")),
+            Some(1000)
+        );
+        assert_eq!(
+            last_logged(&format!("{head}1000,rel_err,3,0.5\n2000,rel_err,3,0.4\n")),
+            Some(2000)
+        );
+        assert_eq!(last_logged("1000,rel_er"), None);
+    }
 }
