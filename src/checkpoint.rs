@@ -43,6 +43,18 @@ pub fn code_version() -> String {
     )
 }
 
+/// Say so when a checkpoint written by another build is resumed: the run then mixes two
+/// binaries, which its results should not hide.
+pub fn warn_if_other_code(meta: &Meta, what: &str) {
+    if meta.code_version != code_version() {
+        eprintln!(
+            "warning: {what} was checkpointed by credit {}; resuming with {}",
+            meta.code_version,
+            code_version()
+        );
+    }
+}
+
 fn json_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }

@@ -143,6 +143,7 @@ impl<'a> Run<'a> {
                         ckpt_dir.display()
                     );
                 }
+                checkpoint::warn_if_other_code(&meta, &plan.name);
                 tch::no_grad(|| -> Result<()> {
                     for (name, t) in learner.state_mut() {
                         state.restore(&name, t)?;

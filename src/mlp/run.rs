@@ -318,14 +318,7 @@ fn check_meta(cx: &Context, group: &Group, meta: &Meta) -> Result<()> {
             cx.config_hash
         );
     }
-    if meta.code_version != code_version() {
-        eprintln!(
-            "warning: {} was checkpointed by credit {}; resuming with {}",
-            group.id(),
-            meta.code_version,
-            code_version()
-        );
-    }
+    checkpoint::warn_if_other_code(meta, &group.id());
     Ok(())
 }
 
