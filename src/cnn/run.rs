@@ -183,7 +183,7 @@ impl<'a> Run<'a> {
         let steps_per_epoch = (n + batch - 1) / batch;
         let label = format!("{}/{}", self.cfg.experiment, self.plan.name);
         let total = self.plan.spec.epochs as u64 * steps_per_epoch as u64;
-        let mut progress = Progress::new(&label, total);
+        let mut progress = Progress::new(&label, total, self.iteration);
         let (first_epoch, first_batch) = (self.st.epoch, self.st.batch);
         for epoch in first_epoch..=self.plan.spec.epochs {
             let skip = if epoch == first_epoch { first_batch } else { 0 };
@@ -191,7 +191,7 @@ impl<'a> Run<'a> {
                 self.loss_sum = Tensor::zeros([], (Kind::Float, self.device));
             }
             if let Err(e) = self.train_epoch(data, epoch, skip, batch, &mut progress) {
-                progress.finish();
+                progress.stop();
                 return Err(e);
             }
             if !self.end_epoch(data, epoch, &progress, start)? {

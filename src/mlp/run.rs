@@ -68,8 +68,7 @@ struct Program<'a> {
 pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<RunSummary>> {
     let mut p = Program::start(cx, group, data)?;
     let tr = &cx.exp.training;
-    let mut progress = Progress::new(&label(cx.exp, group), tr.iterations);
-    progress.set(p.trainer.iteration);
+    let mut progress = Progress::new(&label(cx.exp, group), tr.iterations, p.trainer.iteration);
     let (mut last_checkpoint, mut clock) = (p.trainer.iteration, Instant::now());
     loop {
         let step = p.trainer.iteration;
@@ -79,7 +78,7 @@ pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<R
         };
         if let Some(signal) = signals::received() {
             p.checkpoint()?;
-            progress.finish();
+            progress.stop();
             return Err(Checkpointed {
                 iteration: Some(step),
                 signal,
