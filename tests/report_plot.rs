@@ -102,7 +102,12 @@ fn every_figure_is_drawn_as_png_and_svg() {
     check_png(&fig4.join("fig4-quick.png"), 1800, 44 + 2 * 560);
     check_svg(
         &fig4.join("fig4-quick.svg"),
-        &["final relative error against width", "hidden width N"],
+        &[
+            "relative error of B",
+            "np width=50 σ=0.001",
+            "final relative error against width",
+            "hidden width N",
+        ],
     );
 
     let theory = root.join("theory-quick");

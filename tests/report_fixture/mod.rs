@@ -289,27 +289,23 @@ fn fig3(root: &Path, name: &str) {
 
 /// Fig. 4: a σ sweep and a width sweep (param `width`), three seeds each.
 fn fig4(root: &Path, name: &str) {
+    // As the engine names fig4.yaml's runs: once an entry sets `sizes`, every run carries its
+    // width, so the σ sweep is the base width (50) and the width sweep is σ = 0.01.
     let mut runs = Vec::new();
-    let sweeps: [(&str, &str, f64); 6] = [
-        ("np sigma=0.001", "sigma", 1e-3),
-        ("np sigma=0.01", "sigma", 1e-2),
-        ("np sigma=0.1", "sigma", 1e-1),
-        ("np width=30", "width", 30.0),
-        ("np width=100", "width", 100.0),
-        ("np width=300", "width", 300.0),
+    let sweeps: [(&str, f64, f64); 6] = [
+        ("np width=50 sigma=0.001", 50.0, 1e-3),
+        ("np width=50 sigma=0.01", 50.0, 1e-2),
+        ("np width=50 sigma=0.1", 50.0, 1e-1),
+        ("np width=30 sigma=0.01", 30.0, 1e-2),
+        ("np width=100 sigma=0.01", 100.0, 1e-2),
+        ("np width=300 sigma=0.01", 300.0, 1e-2),
     ];
-    for (condition, param, value) in sweeps {
+    for (condition, width, sigma) in sweeps {
         for seed in 0..3u64 {
             let mut r = Run::new("np", condition, seed, 5000);
-            r.params.push((param, value));
-            if param == "width" {
-                r.params.push(("sigma", 0.01));
-            }
-            let floor = if param == "sigma" {
-                value * 0.8
-            } else {
-                0.008 * (value / 30.0).sqrt()
-            };
+            r.params.push(("width", width));
+            r.params.push(("sigma", sigma));
+            let floor = sigma * 0.8 + 0.008 * (width / 30.0).sqrt();
             for &it in &ITERS {
                 let decay = (-4.0 * it as f64 / 5000.0).exp();
                 for layer in [2u32, 3] {

@@ -1,6 +1,6 @@
 //! Figure 4 (supplement B): convergence of B with W fixed. A–C: relative error, angle and
-//! sign congruence against iteration for each σ; D, E: final relative error and angle against
-//! the width N of a 784-N-50-10 network (runs that carry the param `width`).
+//! sign congruence against iteration for each σ at the base width; D, E: final relative error
+//! and angle against the width N of a 784-N-50-10 network, at the width sweep's σ.
 use super::fig2::ALIGNMENT;
 use super::{metric_panel, Results};
 use crate::report::chart::{draw_panel, Line, Panel, Spread};
@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 struct Fig4 {
     results: Results,
     name: String,
-    /// Conditions of the σ sweep (runs without a `width` param).
+    /// Conditions of the σ sweep: those at the base width (or without a `width` param).
     sigma: Vec<String>,
-    /// Conditions of the width sweep with their N, ascending.
+    /// Conditions of the width sweep (one σ) with their N, ascending.
     width: Vec<(String, f64)>,
 }
 
@@ -99,19 +99,63 @@ impl Figure for Fig4 {
     }
 }
 
+/// Split the conditions into the σ sweep and the width sweep. When any entry of a config sets
+/// `sizes`, the engine gives every run a `width` param, so the σ sweep is the conditions at
+/// the base width (the width most conditions share), and the width sweep is the conditions at
+/// the σ most of the other widths use; the base-width run at that σ belongs to both.
+fn split(results: &Results) -> (Vec<String>, Vec<(String, f64)>) {
+    let param = |c: &String, name| {
+        let run = results.runs.iter().find(|r| &r.condition == c);
+        run.and_then(|r| r.value(name))
+    };
+    let widths: Vec<Option<f64>> = results
+        .conditions
+        .iter()
+        .map(|c| param(c, "width"))
+        .collect();
+    let base = mode(widths.iter().flatten().copied());
+    let sigma = results
+        .conditions
+        .iter()
+        .zip(&widths)
+        .filter(|(_, w)| w.is_none() || *w == &base)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let others = results.conditions.iter().zip(&widths);
+    let swept_sigma = mode(
+        others
+            .clone()
+            .filter(|(_, w)| w.is_some() && *w != &base)
+            .filter_map(|(c, _)| param(c, "sigma")),
+    );
+    let mut width: Vec<(String, f64)> = match swept_sigma {
+        None => Vec::new(),
+        Some(s) => others
+            .filter(|(c, _)| param(c, "sigma") == Some(s))
+            .filter_map(|(c, w)| Some((c.clone(), (*w)?)))
+            .collect(),
+    };
+    width.sort_by(|a, b| a.1.total_cmp(&b.1));
+    (sigma, width)
+}
+
+/// The most frequent value (the first of equals), if any.
+fn mode(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut counts: Vec<(f64, usize)> = Vec::new();
+    for v in values {
+        match counts.iter_mut().find(|(x, _)| *x == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let max = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == max).map(|(v, _)| v)
+}
+
 /// Draw `exp_dir/<name>.png` and `.svg`.
 pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
     let results = Results::load(exp_dir)?;
-    let mut sigma = Vec::new();
-    let mut width = Vec::new();
-    for condition in &results.conditions {
-        let run = results.runs.iter().find(|r| &r.condition == condition);
-        match run.and_then(|r| r.value("width")) {
-            Some(n) => width.push((condition.clone(), n)),
-            None => sigma.push(condition.clone()),
-        }
-    }
-    width.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (sigma, width) = split(&results);
     let figure = Fig4 {
         results,
         name: name.to_string(),
@@ -119,4 +163,72 @@ pub fn draw(exp_dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
         width,
     };
     render(&figure, &exp_dir.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Status;
+    use crate::report::read::RunRow;
+
+    /// A run as the engine writes fig4.yaml's: every run carries `width` and `sigma`.
+    fn run(width: f64, sigma: f64) -> RunRow {
+        RunRow {
+            run: format!("np-width{width}-sigma{sigma}-seed0"),
+            rule: "np".into(),
+            condition: format!("np width={width} sigma={sigma}"),
+            seed: 0,
+            status: Status::Completed,
+            diverged_at: None,
+            iterations: 1000,
+            seconds: 1.0,
+            device: "cpu".into(),
+            values: [("width", width), ("sigma", sigma)]
+                .map(|(k, v)| (k.to_string(), Some(v)))
+                .into(),
+        }
+    }
+
+    fn results(runs: Vec<RunRow>) -> Results {
+        let conditions = runs.iter().map(|r| r.condition.clone()).collect();
+        Results {
+            runs,
+            conditions,
+            rows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn base_width_runs_form_the_sigma_panel_and_one_sigma_the_width_panel() {
+        let r = results(vec![
+            run(50.0, 1e-3),
+            run(50.0, 1e-2),
+            run(50.0, 1e-1),
+            run(1000.0, 1e-2),
+            run(30.0, 1e-2),
+        ]);
+        let (sigma, width) = split(&r);
+        assert_eq!(
+            sigma,
+            [
+                "np width=50 sigma=0.001",
+                "np width=50 sigma=0.01",
+                "np width=50 sigma=0.1"
+            ]
+        );
+        let n: Vec<f64> = width.iter().map(|(_, n)| *n).collect();
+        assert_eq!(n, [30.0, 50.0, 1000.0], "{width:?}");
+        assert_eq!(width[1].0, "np width=50 sigma=0.01");
+    }
+
+    #[test]
+    fn without_a_width_param_every_condition_is_the_sigma_sweep() {
+        let mut a = run(50.0, 1e-3);
+        a.values.remove("width");
+        let mut b = run(50.0, 1e-2);
+        b.values.remove("width");
+        let (sigma, width) = split(&results(vec![a, b]));
+        assert_eq!(sigma.len(), 2);
+        assert!(width.is_empty());
+    }
 }
