@@ -30,7 +30,8 @@ impl Ridge {
         let target = target.to_kind(Kind::Double); // [M, T, rows]
         let _ = self.v.baddbmm_(&r.transpose(1, 2), &r); // V += RᵀR, in place
         let _ = self.s.baddbmm_(&target.transpose(1, 2), &r); // S += targetᵀR
-                                                              // A member whose V is not positive definite (a diverged run) gets NaN, not an abort.
+
+        // A member whose V is not positive definite (a diverged run) gets NaN, not an abort.
         let (l, _info) = self.v.linalg_cholesky_ex(false, false);
         let b_t = self.s.transpose(1, 2).cholesky_solve(&l, false); // V Bᵀ = Sᵀ: [M, n, rows]
         b_t.transpose(1, 2).to_kind(Kind::Float)
