@@ -2,7 +2,7 @@
 //! names what is missing and then writes the summary.csv one process writes; `credit submit`
 //! makes one array task per run; the folder belongs to one config.
 mod common;
-use common::{credit, summary_without_seconds, tmp_dir, write_config};
+use common::{count_state, credit, summary_without_seconds, tmp_dir, write_config};
 use std::path::Path;
 
 const TINY: &str = r#"
@@ -65,16 +65,8 @@ fn shards_then_collect_equal_one_process_and_missing_runs_are_named() {
     );
     // `credit status` reads a CNN folder too: 4 runs done, shard 2's two missing.
     let st = status(&exp);
-    assert_eq!(
-        st.lines().filter(|l| l.ends_with(": done")).count(),
-        4,
-        "{st}"
-    );
-    assert_eq!(
-        st.lines().filter(|l| l.ends_with(": missing")).count(),
-        2,
-        "{st}"
-    );
+    assert_eq!(count_state(&st, "done"), 4, "{st}");
+    assert_eq!(count_state(&st, "missing"), 2, "{st}");
     ok(&["run", "--shard", "2/3"], &cfg, &sharded);
     let done = credit().arg("collect").arg(&exp).output().unwrap();
     assert!(
@@ -144,11 +136,7 @@ fn a_run_held_by_another_process_is_refused_and_shown_as_held() {
         "{st}"
     );
     // Refused before training: the other missing runs are still missing.
-    assert_eq!(
-        st.lines().filter(|l| l.ends_with(": missing")).count(),
-        runs.len() - 1,
-        "{st}"
-    );
+    assert_eq!(count_state(&st, "missing"), runs.len() - 1, "{st}");
 }
 
 #[test]

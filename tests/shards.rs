@@ -2,7 +2,7 @@
 //! gathers them into the bytes of a one-process run, `--jobs K` does both locally, and
 //! `credit status` says where each run stands.
 mod common;
-use common::{assert_same_results, credit, tmp_dir, write_config};
+use common::{assert_same_results, count_state, credit, tmp_dir, write_config};
 use std::path::Path;
 use std::process::Output;
 
@@ -61,16 +61,8 @@ fn three_shards_then_collect_give_the_bytes_of_one_process() {
             assert!(err.contains("--shard 2/3"), "{err}");
             let st = credit_ok(&["status"], &[&sharded.join("sharded")]);
             let st = String::from_utf8_lossy(&st.stdout);
-            assert_eq!(
-                st.lines().filter(|l| l.ends_with(": done")).count(),
-                4,
-                "{st}"
-            );
-            assert_eq!(
-                st.lines().filter(|l| l.ends_with(": missing")).count(),
-                2,
-                "{st}"
-            );
+            assert_eq!(count_state(&st, "done"), 4, "{st}");
+            assert_eq!(count_state(&st, "missing"), 2, "{st}");
             // A live process locks every program it will train when it starts: finished
             // runs stay done, the ones it has not reached are held, not "running".
             let locks: Vec<_> = (0..3)
@@ -81,13 +73,9 @@ fn three_shards_then_collect_give_the_bytes_of_one_process() {
                 .collect();
             let st = credit_ok(&["status"], &[&sharded.join("sharded")]);
             let st = String::from_utf8_lossy(&st.stdout);
-            let held = ": held by a running process, nothing logged yet";
-            assert_eq!(
-                st.lines().filter(|l| l.ends_with(": done")).count(),
-                4,
-                "{st}"
-            );
-            assert_eq!(st.lines().filter(|l| l.ends_with(held)).count(), 2, "{st}");
+            let held = "held by a running process, nothing logged yet";
+            assert_eq!(count_state(&st, "done"), 4, "{st}");
+            assert_eq!(count_state(&st, held), 2, "{st}");
             drop(locks);
         }
     }

@@ -42,6 +42,12 @@ pub fn credit() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_credit"))
 }
 
+/// How many lines of `credit status` output end in `: <state>` ("done", "missing", ...).
+pub fn count_state(status: &str, state: &str) -> usize {
+    let suffix = format!(": {state}");
+    status.lines().filter(|l| l.ends_with(&suffix)).count()
+}
+
 /// Write `yaml` to `dir/name.yaml` and return its path.
 pub fn write_config(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     let path = dir.join(format!("{name}.yaml"));
