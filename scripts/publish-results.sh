@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Publish a finished full-length experiment into ./results/ (results/README.md): its
-# summary.csv, aggregate.csv, experiment.yaml, figures, and its run folders as runs.tar.xz
-# (also unpacked beside it, where git ignores them, so `credit report` can read them); then
-# rewrite results/REPORT.md. An experiment with an unfinished run is refused.
+# Publish a finished full-length experiment into ./results/ (results/README.md): `credit
+# publish` writes its summary.csv, experiment.yaml, an aggregate.csv of at most 250 points per
+# curve and the figures drawn from them; this script adds the run folders as runs.tar.xz (also
+# unpacked beside it, where git ignores them) and rewrites results/REPORT.md. An experiment
+# with an unfinished run is refused.
 #
 #   scripts/publish-results.sh OUT_ROOT EXPERIMENT [CREDIT_BINARY]
 #   scripts/publish-results.sh /work/runs/out fig4
@@ -12,13 +13,8 @@ src="$1/$2"
 dst="results/$2"
 credit="${3:-target/release/credit}"
 [ -f "$src/experiment.yaml" ] || { echo "$src is not an experiment folder (no experiment.yaml)" >&2; exit 1; }
-# collect checks that every run finished (and names the rest), and draws the figures.
-"$credit" collect "$src"
-mkdir -p "$dst"
-for f in summary.csv aggregate.csv experiment.yaml; do
-    [ -f "$src/$f" ] && cp "$src/$f" "$dst/"
-done
-find "$src" -maxdepth 1 \( -name '*.png' -o -name '*.svg' \) -exec cp {} "$dst/" \;
+# publish collects first: it checks that every run finished, and names the rest.
+"$credit" publish "$src" --to results
 runs=$(cd "$src" && find . -mindepth 1 -maxdepth 1 -type d -name '*-seed*' -printf '%f\n' | sort)
 # Reproducible archive: sorted names, no owner, fixed times.
 tar -cJf "$dst/runs.tar.xz" -C "$src" --sort=name --owner=0 --group=0 \

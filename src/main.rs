@@ -102,6 +102,19 @@ enum Command {
     },
     /// Redraw an experiment's figures from its CSVs alone (e.g. results/fig2-quick).
     Plot { results_dir: PathBuf },
+    /// Publish a finished experiment into a results tree kept in git: collect it (refused if
+    /// a run has not finished), then copy summary.csv and experiment.yaml to <to>/<experiment>/,
+    /// write aggregate.csv there with at most --points iterations per curve, and draw the
+    /// figures from those files. scripts/publish-results.sh adds the run folders' archive.
+    Publish {
+        experiment_dir: PathBuf,
+        #[arg(long, default_value = "results")]
+        to: PathBuf,
+        /// Iterations kept per curve in the published aggregate.csv, at most (each curve's
+        /// last is always kept).
+        #[arg(long, default_value_t = report::MAX_POINTS)]
+        points: usize,
+    },
     /// Write <out>/REPORT.md from the finished experiments there, training nothing (after
     /// `credit run`, `--jobs` or `credit submit` of the full protocol); the others are listed
     /// as not run, with the command that runs them.
@@ -278,6 +291,19 @@ fn real_main() -> Result<()> {
         }
         Command::Plot { results_dir } => {
             for path in report::plot(&results_dir)? {
+                println!("{}", path.display());
+            }
+        }
+        Command::Publish {
+            experiment_dir,
+            to,
+            points,
+        } => {
+            collect_any(&experiment_dir)?;
+            let name = experiment_dir
+                .file_name()
+                .with_context(|| format!("{} names no experiment", experiment_dir.display()))?;
+            for path in report::publish(&experiment_dir, &to.join(name), points)? {
                 println!("{}", path.display());
             }
         }

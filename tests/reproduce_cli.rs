@@ -199,6 +199,52 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
         report.contains("| theory | `theory` | full | reported |"),
         "{report}"
     );
+    assert_eq!(
+        std::fs::read(pub_dir.join("aggregate.csv")).unwrap(),
+        std::fs::read(out.join("theory/aggregate.csv")).unwrap(),
+        "three logged iterations are published whole"
+    );
+
+    // A clone has the published files but not the run folders (git ignores them): its
+    // figures and report are drawn from the published CSVs, and nothing is rewritten.
+    let clone = dir.join("clone/results/theory");
+    std::fs::create_dir_all(&clone).unwrap();
+    for f in ["summary.csv", "aggregate.csv", "experiment.yaml"] {
+        std::fs::copy(pub_dir.join(f), clone.join(f)).unwrap();
+    }
+    let o = Command::new(credit)
+        .arg("plot")
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(clone.join("theory.png").exists());
+    assert_eq!(
+        std::fs::read(clone.join("aggregate.csv")).unwrap(),
+        std::fs::read(pub_dir.join("aggregate.csv")).unwrap()
+    );
+
+    // --points thins the published aggregate: of iterations 0, 50, 100, two are kept (the
+    // stride 100 is a round multiple of the logging interval 50), the last among them.
+    let o = Command::new(credit)
+        .arg("publish")
+        .arg(out.join("theory"))
+        .arg("--to")
+        .arg(dir.join("thin"))
+        .args(["--points", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let thin = std::fs::read_to_string(dir.join("thin/theory/aggregate.csv")).unwrap();
+    let mut iterations: Vec<&str> = thin
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    iterations.sort();
+    iterations.dedup();
+    assert_eq!(iterations, ["0", "100"], "{thin}");
+    assert!(dir.join("thin/theory/theory.svg").exists());
 
     // An unfinished experiment is refused, naming the run.
     std::fs::remove_dir_all(out.join("theory/np-sigma0.001-seed1")).unwrap();

@@ -134,16 +134,33 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
             }
         }
     }
+    let rows: Vec<AggregateRow> = values
+        .iter()
+        .map(|((c, metric, layer, iteration), v)| AggregateRow {
+            condition: order[*c].clone(),
+            metric: metric.clone(),
+            layer: *layer,
+            iteration: *iteration,
+            stats: mean_se(v),
+            diverged: diverged.get(&order[*c]).copied().unwrap_or(0),
+        })
+        .collect();
+    let path = exp_dir.join(AGGREGATE_FILE);
+    write_aggregate(&path, &rows)?;
+    Ok(path)
+}
+
+/// Write `rows` as an `aggregate.csv` at `path` (atomically).
+pub fn write_aggregate(path: &Path, rows: &[AggregateRow]) -> Result<()> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(AGGREGATE_COLUMNS)?;
-    for ((c, metric, layer, iteration), v) in &values {
-        let s = mean_se(v);
-        let condition = &order[*c];
+    for row in rows {
+        let s = &row.stats;
         out.write_record([
-            condition.clone(),
-            metric.clone(),
-            layer.map(|l| l.to_string()).unwrap_or_default(),
-            iteration.to_string(),
+            row.condition.clone(),
+            row.metric.clone(),
+            row.layer.map(|l| l.to_string()).unwrap_or_default(),
+            row.iteration.to_string(),
             fmt_f64(s.mean),
             if s.n < 2 {
                 String::new()
@@ -152,17 +169,17 @@ pub fn aggregate(exp_dir: &Path) -> Result<PathBuf> {
             },
             s.n.to_string(),
             s.nonfinite.to_string(),
-            diverged.get(condition).copied().unwrap_or(0).to_string(),
+            row.diverged.to_string(),
         ])?;
     }
     let bytes = out.into_inner().context("finishing aggregate.csv")?;
-    let path = exp_dir.join(AGGREGATE_FILE);
-    write_atomic(&path, &bytes)?;
-    Ok(path)
+    write_atomic(path, &bytes)
 }
 
 /// `exp_dir/aggregate.csv`, rewritten first when it is missing, older than `summary.csv`
 /// or any completed run's `metrics.csv`, or written with other columns (an older version).
+/// A run folder that is absent does not make it stale: a published experiment (results/)
+/// comes without its run folders, and its aggregate is then the only record there is.
 pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     let path = exp_dir.join(AGGREGATE_FILE);
     let Some(written) = modified(&path) else {
@@ -180,7 +197,7 @@ pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     }
     let stale = inputs
         .iter()
-        .any(|input| modified(input).is_none_or(|m| m >= written));
+        .any(|input| modified(input).is_some_and(|m| m >= written));
     if stale {
         aggregate(exp_dir)
     } else {
