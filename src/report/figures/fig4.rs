@@ -2,14 +2,28 @@
 //! sign congruence against iteration for each σ at the base width; D, E: final relative error
 //! and angle against the width N of a 784-N-50-10 network, at the width sweep's σ.
 use super::fig2::ALIGNMENT;
-use super::{metric_panel, Results};
+use super::{metric_panel, MetricView, Results};
 use crate::report::chart::{draw_panel, Line, Panel, Spread};
 use crate::report::render::{render, Figure};
 use crate::report::theme::{colour, FONT};
 use anyhow::Result;
+use plotters::chart::SeriesLabelPosition;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
+
+/// A–C: Fig. 2's panels, with the angle on a log scale: with W fixed it falls from about 80°
+/// to about 1°, which a linear axis flattens onto zero.
+fn alignment_views() -> [MetricView<'static>; 3] {
+    let [a, b, c] = ALIGNMENT;
+    let b = MetricView {
+        log_y: true,
+        y_range: None,
+        legend: SeriesLabelPosition::UpperRight,
+        ..b
+    };
+    [a, b, c]
+}
 
 struct Fig4 {
     results: Results,
@@ -71,7 +85,7 @@ impl Figure for Fig4 {
         let mut row = rows.iter();
         if !self.sigma.is_empty() {
             if let Some(area) = row.next() {
-                for (a, view) in area.split_evenly((1, 3)).iter().zip(ALIGNMENT.iter()) {
+                for (a, view) in area.split_evenly((1, 3)).iter().zip(&alignment_views()) {
                     draw_panel(a, &metric_panel(&self.results, &self.sigma, view))?;
                 }
             }
