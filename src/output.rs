@@ -77,7 +77,7 @@ impl MetricsWriter {
                 iteration.to_string(),
                 metric.to_string(),
                 layer,
-                fmt_f64(value),
+                fmt_metric(value),
             ])
             .with_context(|| format!("writing {}", self.path.display()))
     }
@@ -126,6 +126,26 @@ pub fn fmt_f64(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// A logged value's text, to the precision it was computed in: a value that is exactly an
+/// f32 (libtorch's float32 results: alignments, angles, batch losses) in f32's shortest form,
+/// at most 9 digits, which reads back as that f32; any other (test losses and error rates,
+/// summed in f64) as [`fmt_f64`]. The 17 digits of an f32 widened to f64 say nothing more,
+/// and they are a third of a run's compressed log.
+pub fn fmt_metric(v: f64) -> String {
+    let single = v as f32;
+    if v.is_finite() && f64::from(single) == v {
+        format!("{single}")
+    } else {
+        fmt_f64(v)
+    }
+}
+
+/// `v` as metrics.csv reads it back (see [`fmt_metric`]), so that summary.json's final
+/// values are the logged ones to the last digit.
+pub fn as_logged(v: f64) -> f64 {
+    fmt_metric(v).parse().unwrap_or(v)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,4 +245,35 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
     }
     let bytes = out.into_inner().context("finishing summary.csv")?;
     write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_f32_value_is_written_short_and_reads_back_as_the_same_f32() {
+        for x in [0.688_101_65_f32, 1.0e-7, 14.150_131, -3.0, 0.0, f32::MAX] {
+            let v = f64::from(x);
+            let text = fmt_metric(v);
+            assert!(text.len() <= fmt_f64(v).len(), "{text}");
+            assert_eq!(text.parse::<f32>().unwrap(), x, "{text}");
+            assert_eq!(as_logged(v) as f32, x);
+        }
+        assert_eq!(fmt_metric(f64::from(0.688_101_65_f32)), "0.68810165");
+    }
+
+    #[test]
+    fn an_f64_value_keeps_every_digit() {
+        for v in [
+            0.0345,
+            139.467_973_516_845_72,
+            1.0 / 3.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert_eq!(fmt_metric(v), fmt_f64(v));
+            assert_eq!(as_logged(v).to_bits(), v.to_bits());
+        }
+    }
 }

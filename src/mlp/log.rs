@@ -1,6 +1,6 @@
 //! One run's log while its program trains: metrics.csv rows, its divergence, and the
 //! final and best values that go into summary.json. A checkpoint keeps `Saved`.
-use crate::output::MetricsWriter;
+use crate::output::{as_logged, MetricsWriter};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -67,6 +67,7 @@ impl RunLog {
         if !self.alive() {
             return Ok(());
         }
+        let v = as_logged(v);
         self.writer.row(it, metric, layer, v)?;
         let key = match layer {
             Some(l) => format!("final_{metric}_l{l}"),
@@ -90,17 +91,19 @@ impl RunLog {
             return Ok(());
         }
         for (metric, v) in values {
+            let v = as_logged(*v);
             let old = self.results.get(&format!("min_{metric}")).copied();
-            self.record(it, metric, None, *v)?;
+            self.record(it, metric, None, v)?;
             let Some(m) = metric.strip_prefix("val_") else {
                 continue;
             };
             // A strictly lower value (the first one counts): the earliest best iteration.
-            if old.is_none_or(|old| *v < old) {
+            if old.is_none_or(|old| v < old) {
                 self.results.insert(format!("argmin_{metric}"), it as f64);
                 let test = format!("test_{m}");
                 if let Some((_, t)) = values.iter().find(|(n, _)| *n == test) {
-                    self.results.insert(format!("{test}_at_min_{metric}"), *t);
+                    self.results
+                        .insert(format!("{test}_at_min_{metric}"), as_logged(*t));
                 }
             }
         }
