@@ -41,6 +41,7 @@ pub fn publish(exp_dir: &Path, dest: &Path, max_points: usize) -> Result<Vec<Pat
 /// remain, and every curve's last row (its final value). Round strides keep the iterations
 /// the report reads (30k, 200k) and every evaluation that falls on them.
 pub fn thin(rows: Vec<AggregateRow>, max_points: usize) -> Vec<AggregateRow> {
+    let max_points = max_points.max(1); // iteration 0 alone; 0 would search forever
     let step = rows.iter().map(|r| r.iteration).fold(0, gcd);
     let mut iterations: Vec<u64> = rows.iter().map(|r| r.iteration).collect();
     iterations.sort_unstable();
@@ -51,7 +52,7 @@ pub fn thin(rows: Vec<AggregateRow>, max_points: usize) -> Vec<AggregateRow> {
     let kept = |stride: u64| iterations.iter().filter(|i| *i % stride == 0).count();
     let stride = round_multiples(step)
         .find(|s| kept(*s) <= max_points)
-        .expect("a stride beyond the last iteration keeps only iteration 0");
+        .expect("a stride beyond the last iteration keeps at most iteration 0");
     let mut last: BTreeMap<(&str, &str, Option<u32>), u64> = BTreeMap::new();
     for r in &rows {
         let end = last.entry((&r.condition, &r.metric, r.layer)).or_default();
@@ -134,6 +135,13 @@ mod tests {
         assert_eq!(fa.len(), 125);
         // Values travel unchanged.
         assert!(thinned.iter().all(|r| r.stats.mean == r.iteration as f64));
+    }
+
+    #[test]
+    fn at_most_zero_points_is_one_point_and_the_finals() {
+        let rows: Vec<AggregateRow> = (0..=300).map(|k| row("np", "rel_err", k * 1000)).collect();
+        let its: Vec<u64> = thin(rows, 0).iter().map(|r| r.iteration).collect();
+        assert_eq!(its, [0, 300_000]);
     }
 
     #[test]
