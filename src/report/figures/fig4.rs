@@ -135,16 +135,16 @@ fn split(results: &Results) -> (Vec<String>, Vec<(String, f64)>) {
         .filter(|(_, w)| w.is_none() || *w == &base)
         .map(|(c, _)| c.clone())
         .collect();
-    let others = results.conditions.iter().zip(&widths);
+    let with_width = results.conditions.iter().zip(&widths);
     let swept_sigma = mode(
-        others
+        with_width
             .clone()
             .filter(|(_, w)| w.is_some() && *w != &base)
             .filter_map(|(c, _)| param(c, "sigma")),
     );
     let mut width: Vec<(String, f64)> = match swept_sigma {
         None => Vec::new(),
-        Some(s) => others
+        Some(s) => with_width
             .filter(|(c, _)| param(c, "sigma") == Some(s))
             .filter_map(|(c, w)| Some((c.clone(), (*w)?)))
             .collect(),
