@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Publish a finished full-length experiment into ./results/ (results/README.md): `credit
 # publish` writes its summary.csv, experiment.yaml, an aggregate.csv of at most 250 points per
-# curve and the figures drawn from them; this script adds the run folders as runs.tar.xz (also
-# unpacked beside it, where git ignores them) and rewrites results/REPORT.md. An experiment
-# with an unfinished run is refused.
+# curve, the figures drawn from them and a copy of the run folders (metrics.csv's values as
+# the engine logs them today); this script archives those run folders as runs.tar.xz (git
+# ignores the folders themselves) and rewrites results/REPORT.md. An experiment with an
+# unfinished run is refused.
 #
 #   scripts/publish-results.sh OUT_ROOT EXPERIMENT [CREDIT_BINARY]
 #   scripts/publish-results.sh /work/runs/out fig4
@@ -16,9 +17,8 @@ credit="${3:-target/release/credit}"
 # publish collects first: it checks that every run finished, and names the rest.
 "$credit" publish "$src" --to results
 runs=$(cd "$src" && find . -mindepth 1 -maxdepth 1 -type d -name '*-seed*' -printf '%f\n' | sort)
-# Reproducible archive: sorted names, no owner, fixed times.
-tar -cJf "$dst/runs.tar.xz" -C "$src" --sort=name --owner=0 --group=0 \
+# Reproducible archive of the published copies: sorted names, no owner, fixed times.
+tar -cJf "$dst/runs.tar.xz" -C "$dst" --sort=name --owner=0 --group=0 \
     --mtime='2026-01-01 00:00Z' $runs
-tar -xJf "$dst/runs.tar.xz" -C "$dst"
 "$credit" report --out results
 echo "published $2: $(du -sh "$dst/runs.tar.xz" | cut -f1) of run folders; git add results/"

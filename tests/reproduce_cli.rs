@@ -245,6 +245,21 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
     iterations.dedup();
     assert_eq!(iterations, ["0", "100"], "{thin}");
     assert!(dir.join("thin/theory/theory.svg").exists());
+    // The published run folders beside it do not make it stale: a redraw keeps it thinned.
+    assert!(dir
+        .join("thin/theory/np-sigma0.1-seed0/metrics.csv")
+        .exists());
+    let o = Command::new(credit)
+        .arg("plot")
+        .arg(dir.join("thin/theory"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("thin/theory/aggregate.csv")).unwrap(),
+        thin,
+        "redrawing re-aggregated the published aggregate"
+    );
 
     // An unfinished experiment is refused, naming the run.
     std::fs::remove_dir_all(out.join("theory/np-sigma0.001-seed1")).unwrap();
