@@ -114,6 +114,10 @@ enum Command {
         /// last is always kept).
         #[arg(long, default_value_t = report::MAX_POINTS)]
         points: usize,
+        /// Snapshots of an autoencoder run's latent.csv that the published run folders
+        /// keep: all, or the final one (the one the figure draws; about 330 KB a run).
+        #[arg(long, value_enum, default_value = "all")]
+        latents: report::Latents,
     },
     /// Write <out>/REPORT.md from the finished experiments there, training nothing (after
     /// `credit run`, `--jobs` or `credit submit` of the full protocol); the others are listed
@@ -298,12 +302,13 @@ fn real_main() -> Result<()> {
             experiment_dir,
             to,
             points,
+            latents,
         } => {
             collect_any(&experiment_dir)?;
             let name = experiment_dir
                 .file_name()
                 .with_context(|| format!("{} names no experiment", experiment_dir.display()))?;
-            for path in report::publish(&experiment_dir, &to.join(name), points)? {
+            for path in report::publish(&experiment_dir, &to.join(name), points, latents)? {
                 println!("{}", path.display());
             }
         }

@@ -18,16 +18,31 @@ use std::path::{Path, PathBuf};
 /// Points per curve that a published aggregate keeps, at most (plus each curve's last).
 pub const MAX_POINTS: usize = 250;
 
+/// Which snapshots of an autoencoder run's latent.csv (the 2-D code of the 10k test images
+/// at each `training.latent_at` and at the end, about 330 KB each) a published run keeps.
+/// The figure and the notebook draw the final one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Latents {
+    All,
+    Final,
+}
+
 /// Publish the collected experiment `exp_dir` into `dest`: copy the run folders by
 /// [`copy_run`], summary.csv and experiment.yaml, write aggregate.csv thinned by [`thin`],
 /// draw the figures from them. Returns the files written.
-pub fn publish(exp_dir: &Path, dest: &Path, max_points: usize) -> Result<Vec<PathBuf>> {
+pub fn publish(
+    exp_dir: &Path,
+    dest: &Path,
+    max_points: usize,
+    latents: Latents,
+) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     // The run folders first: aggregate.csv must be newer than their metrics.csv, or
     // `credit plot` and `credit report` would take it as stale and re-aggregate it unthinned.
     let mut written = Vec::new();
     for run in read_summary(exp_dir)? {
-        written.extend(copy_run(&exp_dir.join(&run.run), &dest.join(&run.run))?);
+        let (from, to) = (exp_dir.join(&run.run), dest.join(&run.run));
+        written.extend(copy_run(&from, &to, latents)?);
     }
     for name in ["summary.csv", "experiment.yaml"] {
         let (from, to) = (exp_dir.join(name), dest.join(name));
@@ -48,26 +63,46 @@ pub fn publish(exp_dir: &Path, dest: &Path, max_points: usize) -> Result<Vec<Pat
 /// losses) in the 17 digits of their f64 widening, 40% of a compressed log. Each rewritten
 /// value is checked to read back as the same float32 (the others are left to the bit);
 /// read as f64 it moves by under half a float32 ulp, as the engine's own logs do.
-fn copy_run(from: &Path, to: &Path) -> Result<Vec<PathBuf>> {
+/// latent.csv keeps the snapshots `latents` says.
+fn copy_run(from: &Path, to: &Path, latents: Latents) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut written = Vec::new();
     for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let path = entry?.path();
         let dest = to.join(path.file_name().expect("a directory entry has a name"));
-        if path.file_name() == Some("metrics.csv".as_ref()) {
-            let text =
-                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let relogged =
-                relog_metrics(&text).with_context(|| format!("in {}", path.display()))?;
-            write_atomic(&dest, relogged.as_bytes())?;
-        } else if path.is_file() {
-            fs::copy(&path, &dest).with_context(|| format!("copying {}", path.display()))?;
-        } else {
-            continue;
+        let read =
+            || fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()));
+        match path.file_name().and_then(|n| n.to_str()) {
+            Some("metrics.csv") => {
+                let relogged =
+                    relog_metrics(&read()?).with_context(|| format!("in {}", path.display()))?;
+                write_atomic(&dest, relogged.as_bytes())?;
+            }
+            Some("latent.csv") if latents == Latents::Final => {
+                write_atomic(&dest, final_snapshot(&read()?).as_bytes())?;
+            }
+            _ if path.is_file() => {
+                fs::copy(&path, &dest).with_context(|| format!("copying {}", path.display()))?;
+            }
+            _ => continue,
         }
         written.push(dest);
     }
     Ok(written)
+}
+
+/// latent.csv (`iteration,test_index,label,z1,...`) with only the rows of its last iteration.
+fn final_snapshot(text: &str) -> String {
+    let iteration = |line: &str| line.split(',').next().and_then(|i| i.parse::<u64>().ok());
+    let last = text.lines().skip(1).filter_map(iteration).max();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 || iteration(line) == last {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// metrics.csv (`iteration,metric,layer,value`) with each value as [`fmt_metric`] writes it.
@@ -250,6 +285,17 @@ mod tests {
         };
         assert_eq!(values(old), values(&new));
         assert!(relog_metrics("iteration,metric,layer,value\n0,angle,1,x\n").is_err());
+    }
+
+    #[test]
+    fn the_final_latent_snapshot_is_the_last_iterations_rows() {
+        let text = "iteration,test_index,label,z1,z2\n\
+                    0,0,7,0.5,0.25\n0,1,2,-0.5,1\n\
+                    10000,0,7,1.5,2\n10000,1,2,3,4\n";
+        assert_eq!(
+            final_snapshot(text),
+            "iteration,test_index,label,z1,z2\n10000,0,7,1.5,2\n10000,1,2,3,4\n"
+        );
     }
 
     #[test]
