@@ -645,6 +645,11 @@ fn unfinished(exp_dir: &Path) -> Option<String> {
         Ok(states) => states,
         Err(e) => return Some(format!("unreadable ({e:#})")),
     };
+    // A published experiment in a clone (results/) has its summary and aggregate but no run
+    // folders (runs.tar.xz holds them): what it reports is what was collected.
+    if (states.iter()).all(|(_, s, _)| matches!(s, collect::RunState::Missing)) {
+        return None;
+    }
     let open = (states.iter())
         .filter(|(_, s, _)| !matches!(s, collect::RunState::Done | collect::RunState::Diverged(_)))
         .count();

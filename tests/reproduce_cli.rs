@@ -206,10 +206,11 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
     );
 
     // A clone has the published files but not the run folders (git ignores them): its
-    // figures and report are drawn from the published CSVs, and nothing is rewritten.
+    // figures and report are drawn from the published CSVs, and nothing is rewritten, even
+    // where the checkout wrote summary.csv after aggregate.csv (git writes in name order).
     let clone = dir.join("clone/results/theory");
     std::fs::create_dir_all(&clone).unwrap();
-    for f in ["summary.csv", "aggregate.csv", "experiment.yaml"] {
+    for f in ["aggregate.csv", "experiment.yaml", "summary.csv"] {
         std::fs::copy(pub_dir.join(f), clone.join(f)).unwrap();
     }
     let o = Command::new(credit)
@@ -219,6 +220,18 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(clone.join("theory.png").exists());
+    let o = Command::new(credit)
+        .args(["report", "--out"])
+        .arg(dir.join("clone/results"))
+        .env("CREDIT_CONFIGS", &configs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(dir.join("clone/results/REPORT.md")).unwrap();
+    assert!(
+        report.contains("| theory | `theory` | full | reported |"),
+        "a clone's report skipped the published experiment: {report}"
+    );
     assert_eq!(
         std::fs::read(clone.join("aggregate.csv")).unwrap(),
         std::fs::read(pub_dir.join("aggregate.csv")).unwrap()

@@ -179,7 +179,9 @@ pub fn write_aggregate(path: &Path, rows: &[AggregateRow]) -> Result<()> {
 /// `exp_dir/aggregate.csv`, rewritten first when it is missing, older than `summary.csv`
 /// or any completed run's `metrics.csv`, or written with other columns (an older version).
 /// A run folder that is absent does not make it stale: a published experiment (results/)
-/// comes without its run folders, and its aggregate is then the only record there is.
+/// comes without its run folders, and its aggregate is then the only record there is. With
+/// none of them there, summary.csv's time says nothing either: a git checkout writes files
+/// in its own order.
 pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     let path = exp_dir.join(AGGREGATE_FILE);
     let Some(written) = modified(&path) else {
@@ -191,10 +193,16 @@ pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     if header_now.as_deref() != Some(AGGREGATE_COLUMNS.join(",").as_str()) {
         return aggregate(exp_dir);
     }
-    let mut inputs = vec![exp_dir.join("summary.csv")];
-    for run in read_summary(exp_dir)?.iter().filter(|r| r.completed()) {
-        inputs.push(exp_dir.join(&run.run).join("metrics.csv"));
+    let mut inputs: Vec<PathBuf> = read_summary(exp_dir)?
+        .iter()
+        .filter(|r| r.completed())
+        .map(|r| exp_dir.join(&r.run).join("metrics.csv"))
+        .filter(|m| m.exists())
+        .collect();
+    if inputs.is_empty() {
+        return Ok(path);
     }
+    inputs.push(exp_dir.join("summary.csv"));
     let stale = inputs
         .iter()
         .any(|input| modified(input).is_some_and(|m| m >= written));
