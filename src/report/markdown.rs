@@ -318,8 +318,7 @@ fn fig2_table(results: &Results, exp_dir: &Path) -> String {
 /// authors' code, which trained on images 5,000 onward (TF's `read_data_sets`).
 fn data_split_note(results: &Results, exp_dir: &Path) -> Option<String> {
     let run = results.runs.first()?;
-    let text = std::fs::read_to_string(exp_dir.join(&run.run).join("config.yaml")).ok()?;
-    let data = &serde_yaml::from_str::<serde_yaml::Value>(&text).ok()?["data"];
+    let data = &run_config(exp_dir, &run.run)?["data"];
     if data["dataset"].as_str() != Some("mnist") {
         return None;
     }
@@ -380,12 +379,18 @@ fn fitted_b_by_sgd(results: &Results, exp_dir: &Path) -> bool {
             _ => false,
         }
     }
-    results.runs.iter().filter(|r| r.rule == "np").any(|r| {
-        std::fs::read_to_string(exp_dir.join(&r.run).join("config.yaml"))
-            .ok()
-            .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
-            .is_some_and(|v| has_sgd_solver(&v))
-    })
+    (results.runs.iter())
+        .filter(|r| r.rule == "np")
+        .any(|r| run_config(exp_dir, &r.run).is_some_and(|v| has_sgd_solver(&v)))
+}
+
+/// A run's resolved config.yaml, or, where its folder is not there (a published experiment
+/// in a clone: runs.tar.xz holds it), the experiment's experiment.yaml.
+fn run_config(exp_dir: &Path, run: &str) -> Option<serde_yaml::Value> {
+    let text = std::fs::read_to_string(exp_dir.join(run).join("config.yaml"))
+        .or_else(|_| std::fs::read_to_string(exp_dir.join("experiment.yaml")))
+        .ok()?;
+    serde_yaml::from_str(&text).ok()
 }
 
 fn fig3_table(runs: &[RunRow]) -> String {
