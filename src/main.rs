@@ -2,8 +2,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use credit_assign::mlp::{self, bench, collect, shard::Shard};
+use credit_assign::report::{self, Mode, ReportEntry};
 use credit_assign::signals::{self, Checkpointed, EXIT_CHECKPOINTED};
-use credit_assign::{cnn, config, data, device::parse_device, report};
+use credit_assign::{cnn, config, data, device::parse_device};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -598,10 +599,11 @@ fn configs_dir() -> PathBuf {
 }
 
 /// `credit report`: REPORT.md over every figure's experiment in `out`, training nothing.
-/// An experiment is reported once all its runs have finished (done or diverged).
+/// An experiment is reported once all its runs have finished (done or diverged). After a
+/// figure's configs come the other experiments of that figure found in `out` (subsets).
 fn report_only(out: &Path, quick: bool) -> Result<PathBuf> {
     let mut entries = Vec::new();
-    for (_, names) in FIGURES {
+    for (figure, names) in FIGURES {
         for name in names.iter() {
             let experiment = if quick {
                 format!("{name}-quick")
@@ -609,27 +611,86 @@ fn report_only(out: &Path, quick: bool) -> Result<PathBuf> {
                 name.to_string()
             };
             let config = configs_dir().join(format!("{name}.yaml"));
-            let exp_dir = out.join(&experiment);
-            let skipped = match unfinished(&exp_dir) {
-                None => {
-                    report::plot(&exp_dir)?;
-                    None
-                }
-                Some(why) => Some(format!(
-                    "{why}: `credit run {}{}`",
-                    config.display(),
-                    if quick { " --quick" } else { "" }
-                )),
-            };
-            entries.push(report::ReportEntry {
-                experiment,
-                config,
-                quick,
-                skipped,
-            });
+            let mode = if quick { Mode::Quick } else { Mode::Full };
+            entries.push(report_entry(out, experiment, config, mode)?);
+        }
+        for (experiment, config, what) in subsets(out, figure, names, quick) {
+            entries.push(report_entry(out, experiment, config, Mode::Subset(what))?);
         }
     }
     report::write_report(out, &entries)
+}
+
+/// One experiment of `out` for the report: its figures redrawn if every run finished, else
+/// skipped with the reason and the command that finishes it.
+fn report_entry(
+    out: &Path,
+    experiment: String,
+    config: PathBuf,
+    mode: Mode,
+) -> Result<ReportEntry> {
+    let exp_dir = out.join(&experiment);
+    let skipped = match unfinished(&exp_dir) {
+        None => {
+            report::plot(&exp_dir)?;
+            None
+        }
+        Some(why) => Some(format!(
+            "{why}: `credit run {}{}`",
+            config.display(),
+            if mode == Mode::Quick { " --quick" } else { "" }
+        )),
+    };
+    Ok(ReportEntry {
+        experiment,
+        config,
+        mode,
+        skipped,
+    })
+}
+
+/// The experiment folders in `out` that belong to `figure` but are none of its configs
+/// `names` (with `-quick` when `quick`), e.g. `fig3-official-200k`: (folder, config, the
+/// config's description). The config is `configs/<name>.yaml` if there is one, else the
+/// folder's experiment.yaml. Sorted by name; folders without an experiment.yaml are skipped.
+fn subsets(
+    out: &Path,
+    figure: &str,
+    names: &[&str],
+    quick: bool,
+) -> Vec<(String, PathBuf, String)> {
+    let Ok(dir) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let folder = entry.file_name().to_string_lossy().to_string();
+        let base = match folder.strip_suffix("-quick") {
+            Some(base) if quick => base,
+            None if !quick => folder.as_str(),
+            _ => continue,
+        };
+        let of_figure = report::Figure::from_experiment(base).is_ok_and(|f| f.id() == figure);
+        if !of_figure || names.contains(&base) {
+            continue;
+        }
+        let Ok(Some(manifest)) = credit_assign::folder::read_manifest(&entry.path()) else {
+            continue;
+        };
+        let what = (manifest.get("description").and_then(|d| d.as_str()))
+            .unwrap_or("its config has no description")
+            .trim()
+            .to_string();
+        let config = configs_dir().join(format!("{base}.yaml"));
+        let config = if config.exists() {
+            config
+        } else {
+            entry.path().join(credit_assign::folder::MANIFEST)
+        };
+        found.push((folder, config, what));
+    }
+    found.sort();
+    found
 }
 
 /// Why an experiment folder cannot be reported yet, or None once every run has finished.
@@ -716,10 +777,10 @@ fn reproduce(what: &str, run: &RunArgs) -> Result<()> {
                     Some(msg)
                 }
             };
-            entries.push(report::ReportEntry {
+            entries.push(ReportEntry {
                 experiment,
                 config: path,
-                quick,
+                mode: if quick { Mode::Quick } else { Mode::Full },
                 skipped,
             });
         }

@@ -2,7 +2,7 @@
 //! over a results tree with every figure.
 mod report_fixture;
 
-use credit_assign::report::{plot, write_report, ReportEntry};
+use credit_assign::report::{plot, write_report, Mode, ReportEntry};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ fn entry(experiment: &str, quick: bool) -> ReportEntry {
     ReportEntry {
         experiment: experiment.to_string(),
         config: PathBuf::from(format!("configs/{experiment}.yaml")),
-        quick,
+        mode: if quick { Mode::Quick } else { Mode::Full },
         skipped: None,
     }
 }

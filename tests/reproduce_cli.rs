@@ -133,6 +133,46 @@ fn report_reports_finished_experiments_and_names_the_rest() {
         "report draws the figures it reports"
     );
 
+    // An experiment of the figure that is none of its configs (a shorter run, its config
+    // outside configs/) is reported after them as a subset, with its description; a folder
+    // of no figure is left alone.
+    let short = dir.join("theory-short.yaml");
+    let short_yaml = SMALL_THEORY
+        .replace(
+            "experiment: theory",
+            "experiment: theory-short\ndescription: seed 0 only",
+        )
+        .replace("iterations: 100,", "iterations: 50,")
+        .replace("seeds: [0, 1]", "seeds: [0]");
+    std::fs::write(&short, short_yaml).unwrap();
+    let o = credit(&[
+        "run",
+        short.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::create_dir_all(out.join("scratch")).unwrap();
+    let o = credit(&["report", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    let (full, subset) = (
+        report.find("| theory | `theory` | full | reported |"),
+        report.find("| theory | `theory-short` | subset | reported |"),
+    );
+    assert!(full.is_some() && subset > full, "{report}");
+    assert!(
+        report.contains(
+            "- Mode: **a subset of the protocol**, not the paper's length or seeds: seed 0 only"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("theory-short/experiment.yaml`"), "{report}");
+    assert!(!report.contains("scratch"), "{report}");
+    assert!(out.join("theory-short/theory-short.png").exists());
+
     // A run folder removed (as if its shard never ran): listed as unfinished, not reported.
     std::fs::remove_dir_all(out.join("theory/np-sigma0.001-seed1")).unwrap();
     let o = credit(&["report", "--out", out.to_str().unwrap()]);

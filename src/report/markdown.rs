@@ -23,11 +23,43 @@ pub struct ReportEntry {
     pub experiment: String,
     /// The config that produced it, e.g. `configs/fig2-quick.yaml`.
     pub config: PathBuf,
-    /// Whether the shortened (`--quick`) protocol was run.
-    pub quick: bool,
+    /// Which protocol was run: the config's own, its `--quick` form, or a subset.
+    pub mode: Mode,
     /// Why the experiment was not run (e.g. "CIFAR-10 is not downloaded: run
     /// `credit data fetch cifar10`"); `None` when it ran.
     pub skipped: Option<String>,
+}
+
+/// What an experiment ran, for the report's headings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// One of a figure's configs, as written.
+    Full,
+    /// A figure's config with its `quick:` block (minutes on 2 CPU cores).
+    Quick,
+    /// An experiment of a config outside the figure's list (e.g. `fig3-official-200k`, a
+    /// shorter run of `fig3-official`): its description, which says what was left out.
+    Subset(String),
+}
+
+impl Mode {
+    fn label(&self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Quick => "quick",
+            Mode::Subset(_) => "subset",
+        }
+    }
+
+    fn line(&self) -> String {
+        match self {
+            Mode::Full => "full protocol".into(),
+            Mode::Quick => "quick (shortened protocol: compare trends, not digits)".into(),
+            Mode::Subset(what) => {
+                format!("**a subset of the protocol**, not the paper's length or seeds: {what}")
+            }
+        }
+    }
 }
 
 /// Write `results_root/REPORT.md` for `entries`, in their order. Returns its path.
@@ -61,7 +93,7 @@ pub fn write_report(results_root: &Path, entries: &[ReportEntry]) -> Result<Path
             md,
             "| {figure} | `{}` | {} | {status} |",
             e.experiment,
-            mode(e.quick)
+            e.mode.label()
         );
     }
     for e in entries {
@@ -71,14 +103,6 @@ pub fn write_report(results_root: &Path, entries: &[ReportEntry]) -> Result<Path
     let path = results_root.join("REPORT.md");
     write_atomic(&path, md.as_bytes())?;
     Ok(path)
-}
-
-fn mode(quick: bool) -> &'static str {
-    if quick {
-        "quick"
-    } else {
-        "full"
-    }
 }
 
 /// The short commit of the repository holding `dir`, or why there is none.
@@ -112,15 +136,7 @@ fn section(root: &Path, e: &ReportEntry) -> Result<String> {
     let figure = Figure::from_experiment(&e.experiment)?;
     let mut md = format!("## {} — `{}`\n\n", figure.title(), e.experiment);
     let _ = writeln!(md, "- Config: `{}`", e.config.display());
-    let _ = writeln!(
-        md,
-        "- Mode: {}",
-        if e.quick {
-            "quick (shortened protocol: compare trends, not digits)"
-        } else {
-            "full protocol"
-        }
-    );
+    let _ = writeln!(md, "- Mode: {}", e.mode.line());
     if let Some(reason) = &e.skipped {
         let _ = writeln!(md, "- **Skipped:** {reason}");
         return Ok(md);
