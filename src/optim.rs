@@ -89,19 +89,26 @@ impl Optimizer {
 }
 
 impl Adam {
+    /// torch.optim.Adam's step, in place where it can be: Adam is element-wise and
+    /// memory-bound (fig3's W¹ and W⁴ are 0.6 MB each), so each temporary costs a pass over
+    /// memory and an allocation: eight kernels and two temporaries per parameter here, where
+    /// the plain expression took eleven and seven (docs/PERFORMANCE.md has the timings).
     fn delta(&mut self, grads: &[Tensor]) -> Vec<Tensor> {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t);
-        let bc2 = 1.0 - self.beta2.powi(self.t);
+        let bc2_sqrt = (1.0 - self.beta2.powi(self.t)).sqrt();
+        let step = &self.lr / -bc1; // [M, 1, 1]: −η / (1 − β1ᵗ)
         let mut out = Vec::with_capacity(grads.len());
         for ((g, m), v) in grads.iter().zip(&mut self.m).zip(&mut self.v) {
             // m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
             let _ = m.lerp_(g, 1.0 - self.beta1);
-            *v *= self.beta2;
-            *v += g.square() * (1.0 - self.beta2);
-            // Δ = −(lr / bc1) · m / (sqrt(v) / sqrt(bc2) + ε)
-            let denom = v.sqrt() / bc2.sqrt() + self.eps;
-            out.push(-(&*m / denom) * (&self.lr / bc1));
+            let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
+            // Δ = −(η / bc1) · m / (√v / √bc2 + ε), built in the one buffer d
+            let mut d = v.sqrt();
+            let _ = d.g_div_scalar_(bc2_sqrt).g_add_scalar_(self.eps);
+            let _ = m.div_out(&d, &d);
+            let _ = d.g_mul_(&step);
+            out.push(d);
         }
         out
     }
