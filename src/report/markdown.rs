@@ -403,10 +403,10 @@ fn fitted_b_by_sgd(results: &Results, exp_dir: &Path) -> bool {
 /// A run's resolved config.yaml, or, where its folder is not there (a published experiment
 /// in a clone: runs.tar.xz holds it), the experiment's experiment.yaml.
 fn run_config(exp_dir: &Path, run: &str) -> Option<serde_yaml::Value> {
-    let text = std::fs::read_to_string(exp_dir.join(run).join("config.yaml"))
-        .or_else(|_| std::fs::read_to_string(exp_dir.join("experiment.yaml")))
-        .ok()?;
-    serde_yaml::from_str(&text).ok()
+    match std::fs::read_to_string(exp_dir.join(run).join("config.yaml")) {
+        Ok(text) => serde_yaml::from_str(&text).ok(),
+        Err(_) => crate::folder::read_manifest(exp_dir).ok().flatten(),
+    }
 }
 
 fn fig3_table(runs: &[RunRow]) -> String {
