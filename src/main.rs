@@ -18,6 +18,10 @@ struct Cli {
     /// process is best when several runs share a machine.
     #[arg(long, global = true)]
     threads: Option<i32>,
+    /// The MLP engine: auto (fused on the CPU where it can, else torch), fused or torch.
+    /// Overrides the config's training.engine.
+    #[arg(long, global = true, value_enum)]
+    engine: Option<mlp::engine::EngineChoice>,
     #[command(subcommand)]
     command: Command,
 }
@@ -179,6 +183,7 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    mlp::engine::set_command_line(cli.engine);
     if let Some(n) = cli.threads {
         if n < 1 {
             bail!("--threads {n}: give a positive number of threads");

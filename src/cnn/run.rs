@@ -262,6 +262,7 @@ impl<'a> Run<'a> {
         tensors.push(("adam.t".into(), adam_t));
         tensors.push(("loss_sum".into(), self.loss_sum.shallow_clone()));
         let meta = Meta {
+            engine: None,
             iteration: self.iteration,
             config_hash: self.config_hash.clone(),
             code_version: code_version(),
@@ -335,6 +336,7 @@ impl<'a> Run<'a> {
             iterations: self.iteration,
             seconds,
             device: crate::device::name(self.device),
+            engine: "torch".into(),
             params: params(plan),
             results: results(self.cfg.protocol, &self.st, seconds),
         };

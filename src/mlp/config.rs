@@ -42,7 +42,7 @@ pub enum Task {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// mnist | fashion-mnist | synthetic-mnist | gaussian
+    /// mnist | fashion-mnist | synthetic-mnist | synthetic-mnist-sparse | gaussian
     pub dataset: String,
     /// Training images used; the rest of the training file is held out (the code: 55k + 5k).
     #[serde(default)]
@@ -142,6 +142,12 @@ pub struct TrainingSpec {
     /// architecture together). Smaller programs bound memory and give more shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_members: Option<usize>,
+    /// Which engine trains the programs (`auto`: fused on CPU where it can, else torch).
+    /// Like the device, it is not part of the config's identity (never serialized, so not
+    /// hashed): each run records the engine that trained it, and a program is never
+    /// continued by the other one (`mlp::engine`).
+    #[serde(default, skip_serializing)]
+    pub engine: super::engine::EngineChoice,
 }
 
 /// A number or a list of numbers; a list is swept.
@@ -310,7 +316,13 @@ impl Experiment {
         if t.max_members == Some(0) {
             bail!("training.max_members must be positive; remove it to batch every run of an entry together");
         }
-        let known = ["mnist", "fashion-mnist", "synthetic-mnist", "gaussian"];
+        let known = [
+            "mnist",
+            "fashion-mnist",
+            "synthetic-mnist",
+            "synthetic-mnist-sparse",
+            "gaussian",
+        ];
         if !known.contains(&self.data.dataset.as_str()) {
             bail!(
                 "data.dataset: '{}' is unknown; use one of {}",
@@ -390,7 +402,13 @@ fn check_seeds(field: &str, seeds: &[u64]) -> Result<()> {
 
 /// (input width, output width) the data set fixes, where it does.
 fn data_widths(exp: &Experiment) -> Option<(i64, i64)> {
-    let images = ["mnist", "fashion-mnist", "synthetic-mnist"].contains(&exp.data.dataset.as_str());
+    let images = [
+        "mnist",
+        "fashion-mnist",
+        "synthetic-mnist",
+        "synthetic-mnist-sparse",
+    ]
+    .contains(&exp.data.dataset.as_str());
     match exp.task {
         Task::Classify if images => Some((784, 10)),
         Task::Autoencode if images => Some((784, 784)),

@@ -3,6 +3,7 @@
 //! checkpoint resumes from it.
 use super::collect;
 use super::config::Experiment;
+use super::engine::{self, EngineKind};
 use super::run::{run_program, Context};
 use super::shard::{self, Shard};
 use super::sweep::{self, Group};
@@ -69,6 +70,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         exp_dir: &exp_dir,
         device: opts.device,
         config_hash: &config_hash,
+        engine: engine::command_line().unwrap_or(exp.training.engine),
     };
     if let Some(s) = opts.shard {
         collect::record_shards(&exp_dir, s.count)?;
@@ -81,7 +83,14 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     let mut all = Vec::new();
     for g in selected {
         let summaries = match collect::finished(&cx, g)? {
-            Some(done) => done,
+            Some(done) => {
+                let kind = EngineKind::choose(cx.engine, exp, g, opts.device)?;
+                for s in &done {
+                    let what = format!("{}/{}", exp.experiment, s.run);
+                    kind.ensure_same(Some(&s.engine), &what)?;
+                }
+                done
+            }
             None => run_program(&cx, g, &data).with_context(|| {
                 format!(
                     "{}: training runs[{}] ({})",

@@ -57,7 +57,7 @@ impl Group {
 
     /// Estimated cost for balancing shards: FLOPs of all its steps.
     pub fn cost(&self, exp: &Experiment) -> f64 {
-        super::bench::step_flops(&self.sizes, exp.training.batch_size, self.spec.rule.name())
+        crate::cost::step_flops(&self.sizes, exp.training.batch_size, self.spec.rule.name())
             * self.members.len() as f64
             * exp.training.iterations as f64
     }

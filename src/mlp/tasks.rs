@@ -54,6 +54,13 @@ pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskDat
             exp.data.seed,
             exp.data.train_size.unwrap_or(2000) + exp.data.validation.unwrap_or(0),
             exp.data.test_size.unwrap_or(500),
+            false,
+        ),
+        "synthetic-mnist-sparse" => synthetic_mnist(
+            exp.data.seed,
+            exp.data.train_size.unwrap_or(2000) + exp.data.validation.unwrap_or(0),
+            exp.data.test_size.unwrap_or(500),
+            true,
         ),
         "gaussian" => return teacher(exp, n0, n_out, device),
         other => bail!("data.dataset '{other}' is unknown"),
@@ -147,8 +154,17 @@ fn images(exp: &Experiment, data_dir: &Path) -> Result<(Tensor, Tensor, Tensor, 
 }
 
 /// Learnable MNIST-shaped data for tests and benchmarks (see data::synthetic).
-fn synthetic_mnist(seed: u64, n_train: usize, n_test: usize) -> (Tensor, Tensor, Tensor, Tensor) {
-    let ds = crate::data::synthetic::mnist_like(n_train, n_test, seed);
+fn synthetic_mnist(
+    seed: u64,
+    n_train: usize,
+    n_test: usize,
+    sparse: bool,
+) -> (Tensor, Tensor, Tensor, Tensor) {
+    let ds = if sparse {
+        crate::data::synthetic::mnist_like_sparse(n_train, n_test, seed)
+    } else {
+        crate::data::synthetic::mnist_like(n_train, n_test, seed)
+    };
     (ds.train_x, ds.train_y, ds.test_x, ds.test_y)
 }
 
