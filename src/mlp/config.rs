@@ -444,8 +444,8 @@ impl Experiment {
         if last != act {
             let name = |a: Activation| format!("{a:?}").to_lowercase();
             bail!(
-                "training.loss: {} needs a {} output layer, but network.activations ends in \
-                 {}; set the last activation to {}",
+                "training.loss: {} needs network.activations to end in {} (it ends in {}); \
+                 set the last activation to {}",
                 loss.name(),
                 name(act),
                 name(last),
