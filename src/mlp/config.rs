@@ -45,7 +45,7 @@ pub enum Task {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// mnist | fashion-mnist | synthetic-mnist | gaussian
+    /// mnist | fashion-mnist | synthetic-mnist | cifar10 (flattened to 3072) | gaussian
     pub dataset: String,
     /// Training images used; the rest of the training file is held out (the code: 55k + 5k).
     #[serde(default)]
@@ -369,7 +369,13 @@ impl Experiment {
         if t.max_members == Some(0) {
             bail!("training.max_members must be positive; remove it to batch every run of an entry together");
         }
-        let known = ["mnist", "fashion-mnist", "synthetic-mnist", "gaussian"];
+        let known = [
+            "mnist",
+            "fashion-mnist",
+            "synthetic-mnist",
+            "cifar10",
+            "gaussian",
+        ];
         if !known.contains(&self.data.dataset.as_str()) {
             bail!(
                 "data.dataset: '{}' is unknown; use one of {}",
@@ -490,6 +496,8 @@ fn data_widths(exp: &Experiment) -> Option<(i64, i64)> {
     match exp.task {
         Task::Classify if images => Some((784, 10)),
         Task::Autoencode if images => Some((784, 784)),
+        Task::Classify if exp.data.dataset == "cifar10" => Some((3072, 10)),
+        Task::Autoencode if exp.data.dataset == "cifar10" => Some((3072, 3072)),
         _ => None,
     }
 }
