@@ -202,3 +202,70 @@ fn brsf_redraws_its_magnitudes_every_step_and_frsf_never() {
     let _ = a.at(0);
     assert!(same_bits(&a.at(3), &b.at(3)));
 }
+
+#[test]
+fn the_peers_metrics_read_the_closed_forms_for_b_equal_to_minus_two_w() {
+    // B = −2 W: vec B is anti-parallel to vec W (180°), twice as long, and the delta it
+    // sends down is −2 times backprop's through the same σ' (180°).
+    let (mut t, data) = trainer("{ rule: fa, lr: 0.05 }");
+    t.fb.b = t.net.w[1..].iter().map(|w| w * -2.0).collect();
+    let measured = t.measure(&data);
+    let value = |metric: &str, layer: usize| -> Vec<f64> {
+        let m = measured
+            .iter()
+            .find(|m| m.metric == metric && m.layer == layer)
+            .unwrap_or_else(|| panic!("no {metric} at layer {layer}"));
+        Vec::<f64>::try_from(&m.values).unwrap()
+    };
+    for layer in [2, 3] {
+        for (metric, expected, tol) in [
+            ("weight_angle", 180.0, 0.05),
+            ("delta_angle", 180.0, 0.05),
+            ("norm_ratio", 2.0, 1e-5),
+        ] {
+            for v in value(metric, layer) {
+                assert!(
+                    (v - expected).abs() < tol,
+                    "{metric} B^{layer}: {v}, not {expected}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_settings_of_the_peers_rules_are_refused_naming_the_field() {
+    for (run, says) in [
+        ("{ rule: kp, lr: 0.1 }", "decay"),
+        (
+            "{ rule: kp, lr: 0.1, decay: 1.0 }",
+            "decay must be in [0, 1)",
+        ),
+        (
+            "{ rule: fa, lr: 0.1, decay: 0.1 }",
+            "decay is only used by kp",
+        ),
+        (
+            "{ rule: wm, lr: 0.1 }",
+            "mirror (decay or akrout) is required",
+        ),
+        (
+            "{ rule: wm, lr: 0.1, mirror: akrout, mirror_lr: 0.1 }",
+            "mirror_lr",
+        ),
+        (
+            "{ rule: wm, lr: 0.1, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0 }",
+            "mirror_decay is required",
+        ),
+        ("{ rule: fa, lr: 0.1, mirror: decay }", "only used by wm"),
+        ("{ rule: usf, lr: 0.1, b_init: zero }", "b_init"),
+        ("{ rule: brsf, lr: 0.1, b_init: xavier_uniform }", "b_init"),
+    ] {
+        let value: serde_yaml::Value = serde_yaml::from_str(&config(run, 10)).unwrap();
+        let err = credit_assign::mlp::Experiment::from_value(value, "x.yaml")
+            .map(|_| ())
+            .expect_err(run);
+        let err = format!("{err:#}");
+        assert!(err.contains(says), "{run}: {err}");
+    }
+}
