@@ -43,6 +43,17 @@ runs:
   - { rule: np, lr: 0.001, optimizer: adam, sigma: 0.05, solver: sgd, lr_b: 0.0001, perturb_bias: false }
 "#;
 
+const PEER_RULES: &str = r#"
+experiment: peer-rules
+task: classify
+data: { dataset: synthetic-mnist, train_size: 2000, test_size: 300 }
+network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, sigmoid] }
+training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, loss: sigmoid_cross_entropy, loss_reduction: mean }
+runs:
+  - { rule: brsf, lr: 0.2 }
+  - { rule: wm, lr: 0.05, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0, mirror_decay: 0.1, mirror_warmup: 20 }
+"#;
+
 fn start(config: &Path, out: &Path) -> Child {
     credit()
         .args(["run", "--device", "cpu", "--out"])
@@ -144,6 +155,12 @@ fn the_fused_engine_resumes_after_kill9_byte_identical() {
 #[test]
 fn autoencoder_with_adam_resumes_after_kill9_byte_identical() {
     kill9_and_resume("resume-ae-adam", "ae-adam", AE_ADAM);
+}
+
+#[test]
+fn brsf_and_weight_mirror_resume_after_kill9_byte_identical() {
+    // brSF's |M| and the mirror's X are drawn from (seed, step): nothing else to restore.
+    kill9_and_resume("resume-peer-rules", "peer-rules", PEER_RULES);
 }
 
 #[test]

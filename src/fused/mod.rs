@@ -5,9 +5,10 @@
 //!
 //! It covers the classify and teacher tasks (W trained or fixed), every rule of
 //! `rules::Rule` that the torch engine has for them (bp, fa, dfa, np, np_dfa, matched, sg), both
-//! feedback solvers, warm-up, `b_init`, `perturb_bias`, the "+noise" controls and plain SGD.
-//! The autoencoder (input noise, Adam), Adam anywhere and CUDA stay on the torch engine;
-//! `check` names the field that sends a config there.
+//! feedback solvers, warm-up, `w_init` and `b_init`, `perturb_bias`, the "+noise" controls and
+//! plain SGD on the squared error. The autoencoder (input noise, Adam), Adam anywhere, the
+//! cross-entropy losses, the peers' rules (usf, brsf, frsf, kp, wm) and CUDA stay on the torch
+//! engine; `check` names the field that sends a config there.
 pub mod data;
 pub mod linalg;
 pub mod member;
@@ -34,6 +35,9 @@ pub fn check(exp: &Experiment, group: &Group, device: Device) -> Result<()> {
     }
     if spec.optimizer != OptimizerKind::Sgd {
         bail!("runs[{k}].optimizer: the fused engine trains with sgd only; use --engine torch or auto for adam");
+    }
+    if !exp.training.loss.is_default() || !exp.training.loss_reduction.is_default() {
+        bail!("training.loss: the fused engine has the squared error summed over the batch only; use --engine torch or auto for the cross-entropies and mean reduction");
     }
     if spec.input_noise.is_some() {
         bail!("runs[{k}].input_noise is not on the fused engine; use --engine torch or auto");

@@ -9,7 +9,7 @@ use super::member::{Member, Plan};
 use super::noise::UnitNormals;
 use crate::checkpoint::State;
 use crate::metrics::{self, Measured};
-use crate::mlp::config::{BInit, Experiment};
+use crate::mlp::config::Experiment;
 use crate::mlp::sweep::Group;
 use crate::mlp::tasks::TaskData;
 use crate::nets::mlp::{Mlp, Trace};
@@ -42,13 +42,15 @@ impl Trainer {
             data.len
         );
         let seeds: Vec<u64> = group.members.iter().map(|m| m.seed).collect();
-        let net = Mlp::new(&group.sizes, &exp.network.activations, &seeds, Device::Cpu);
+        let (sizes, cpu) = (&group.sizes, Device::Cpu);
+        let net = Mlp::with_init(sizes, &exp.network.activations, &seeds, spec.w_init, cpu);
+        let b_init = spec.b_init.init(spec.w_init);
         let b = match spec.rule.form() {
             Form::Backprop => Vec::new(),
-            Form::Feedback => fa::init_b(&group.sizes, &seeds, Device::Cpu),
-            Form::Direct => dfa::init_d(&group.sizes, &seeds, Device::Cpu),
+            Form::Feedback => fa::init_b(sizes, &seeds, b_init.unwrap_or_default(), cpu),
+            Form::Direct => dfa::init_d(sizes, &seeds, b_init.unwrap_or_default(), cpu),
         };
-        let zero_b = spec.b_init == BInit::Zero;
+        let zero_b = b_init.is_none();
         let plan = Plan {
             sizes: group.sizes.iter().map(|&n| n as usize).collect(),
             act: exp.network.activations.clone(),
@@ -175,6 +177,8 @@ impl Trainer {
             sizes: self.plan.sizes.iter().map(|&n| n as i64).collect(),
             act: self.plan.act.clone(),
             w,
+            loss: Default::default(),
+            reduction: Default::default(),
         }
     }
 
@@ -274,6 +278,8 @@ impl Trainer {
             w: (0..n)
                 .map(|i| stack_of(w.iter().map(|m| m[i].as_slice()).collect(), p.sizes[i + 1]))
                 .collect(),
+            loss: Default::default(),
+            reduction: Default::default(),
         };
         let mut h_aug = vec![per(&|m| &m.buf.x_aug, p.sizes[0] + 1)];
         h_aug.extend((1..n).map(|i| per(&|m| &m.buf.h_aug[i - 1], p.sizes[i] + 1)));

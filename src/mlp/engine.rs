@@ -206,6 +206,8 @@ impl Engine {
                 sizes: t.net.sizes.clone(),
                 act: t.net.act.clone(),
                 w: t.net.w.iter().map(Tensor::shallow_clone).collect(),
+                loss: t.net.loss,
+                reduction: t.net.reduction,
             },
             Engine::Fused(f) => f.net(),
         }
