@@ -127,10 +127,10 @@ impl ByPixel {
         };
         self.start.clear();
         self.start.resize(n0 + 1, 0);
+        let counts = &mut self.start[1..];
         for &r in idx {
-            col[row_start[r]..row_start[r + 1]]
-                .iter()
-                .for_each(|&k| self.start[k as usize + 1] += 1);
+            let row = &col[row_start[r]..row_start[r + 1]];
+            row.iter().for_each(|&k| counts[k as usize] += 1);
         }
         self.pixels.clear();
         for k in 0..n0 {
@@ -144,12 +144,15 @@ impl ByPixel {
         self.v.resize(nnz, 0.0);
         self.next.clear();
         self.next.extend_from_slice(&self.start[..n0]);
+        // Local slices: the compiler then keeps their lengths in registers instead of
+        // reloading them after every store.
+        let (ts, vs, next) = (&mut self.t[..], &mut self.v[..], &mut self.next[..]);
         for (t, &r) in idx.iter().enumerate() {
             let span = row_start[r]..row_start[r + 1];
             for (&k, &v) in col[span.clone()].iter().zip(&val[span]) {
-                let at = &mut self.next[k as usize];
-                (self.t[*at], self.v[*at]) = (t as u32, v);
-                *at += 1;
+                let at = next[k as usize];
+                (ts[at], vs[at]) = (t as u32, v);
+                next[k as usize] = at + 1;
             }
         }
     }
@@ -300,7 +303,11 @@ fn has_fma() -> bool {
 #[inline(always)]
 fn axpy<const FMA: bool>(alpha: f32, x: &[f32], y: &mut [f32]) {
     let f = |y: &mut f32, x: f32| {
-        *y = if FMA { alpha.mul_add(x, *y) } else { *y + alpha * x };
+        *y = if FMA {
+            alpha.mul_add(x, *y)
+        } else {
+            *y + alpha * x
+        };
     };
     let (y8, y_rest) = y.as_chunks_mut::<8>();
     let (x8, x_rest) = x[..y8.len() * 8 + y_rest.len()].as_chunks::<8>();
