@@ -58,6 +58,20 @@ pub fn prepare(exp_dir: &Path, resolved: &Value, fresh: bool, partial: bool) -> 
     write_atomic(&manifest, serde_yaml::to_string(resolved)?.as_bytes())
 }
 
+const SHARDS: &str = "shards.txt";
+
+/// Remember into how many shards the folder was last split, for collect's messages.
+/// (Checkpoints belong to programs, not shards, so a later split of another N resumes them.)
+pub fn record_shards(exp_dir: &Path, count: usize) -> Result<()> {
+    write_atomic(&exp_dir.join(SHARDS), format!("{count}\n").as_bytes())
+}
+
+/// Into how many shards the folder was last split, if it was.
+pub fn recorded_shards(exp_dir: &Path) -> Option<usize> {
+    let text = fs::read_to_string(exp_dir.join(SHARDS)).ok()?;
+    text.trim().parse().ok()
+}
+
 /// The resolved config recorded in an experiment folder, if any.
 pub fn read_manifest(exp_dir: &Path) -> Result<Option<Value>> {
     let path = exp_dir.join(MANIFEST);

@@ -4,8 +4,8 @@
 use super::config::{CnnConfig, RunPlan};
 use crate::checkpoint;
 use crate::lock::Lock;
-use crate::mlp::collect::{read_run_summary, run_state, RunState};
 use crate::output::{write_summary_csv, RunSummary};
+use crate::run_folder::{finished_under, read_run_summary, run_state, RunState};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub fn status(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<(String, RunState)>
     let mut out = Vec::new();
     for run in cfg.runs() {
         let dir = exp_dir.join(&run.name);
-        let summary = match finished(&dir, &expected_config(cfg, &run)?) {
+        let summary = match finished_under(&dir, &expected_config(cfg, &run)?) {
             true => read_run_summary(&dir)?,
             false => None,
         };
@@ -34,19 +34,11 @@ fn expected_config(cfg: &CnnConfig, run: &RunPlan) -> Result<String> {
     )?)?)
 }
 
-/// Whether the run folder holds a summary.json written under `config` (its config.yaml).
-fn finished(dir: &Path, config: &str) -> bool {
-    dir.join("summary.json").exists()
-        && std::fs::read_to_string(dir.join("config.yaml")).is_ok_and(|t| t == config)
-}
-
 /// Each run's summary, in config order, once all have finished; else an error that names the
 /// unfinished runs and the `--shard` to rerun for them.
 pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
     let runs = cfg.runs();
-    let shards = std::fs::read_to_string(exp_dir.join("shards.txt"))
-        .ok()
-        .and_then(|t| t.trim().parse::<usize>().ok());
+    let shards = crate::folder::recorded_shards(exp_dir);
     let shard_of = |name: &str| -> Option<String> {
         let n = shards?;
         (0..n).find_map(|i| {
@@ -61,7 +53,7 @@ pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
     let mut missing = Vec::new();
     for run in &runs {
         let dir = exp_dir.join(&run.name);
-        match finished(&dir, &expected_config(cfg, run)?) {
+        match finished_under(&dir, &expected_config(cfg, run)?) {
             true => done.push(read_run_summary(&dir)?.context("summary.json vanished")?),
             false => missing.push(match shard_of(&run.name) {
                 Some(s) => format!("  {} ({s})", run.name),

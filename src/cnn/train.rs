@@ -148,7 +148,7 @@ pub fn run_experiment_with(
         shard.is_some(),
     )?;
     if let Some(s) = shard {
-        crate::mlp::collect::record_shards(&exp_dir, s.count)?;
+        crate::folder::record_shards(&exp_dir, s.count)?;
     }
     let mut summaries = Vec::new();
     for run in runs {

@@ -10,6 +10,7 @@ use super::{memory, tasks};
 use crate::checkpoint;
 use crate::lock::Lock;
 use crate::output::RunSummary;
+use crate::run_folder::read_run_summary;
 use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -71,7 +72,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         config_hash: &config_hash,
     };
     if let Some(s) = opts.shard {
-        collect::record_shards(&exp_dir, s.count)?;
+        crate::folder::record_shards(&exp_dir, s.count)?;
         if opts.fresh {
             for g in &selected {
                 checkpoint::remove(&cx.checkpoint_dir(), &g.id())?;
@@ -80,7 +81,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     }
     let mut all = Vec::new();
     for g in selected {
-        let summaries = match collect::finished(&cx, g)? {
+        let summaries = match finished(&cx, g)? {
             Some(done) => done,
             None => run_program(&cx, g, &data).with_context(|| {
                 format!(
@@ -111,6 +112,22 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         ),
     }
     Ok((exp_dir, all))
+}
+
+/// The summaries of a program whose runs all finished (and which has no checkpoint to
+/// resume), or None.
+fn finished(cx: &Context, g: &Group) -> Result<Option<Vec<RunSummary>>> {
+    if checkpoint::read_meta(&cx.checkpoint_dir(), &g.id())?.is_some() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(g.members.len());
+    for m in &g.members {
+        match read_run_summary(&cx.exp_dir.join(&m.run))? {
+            Some(s) => out.push(s),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Where the lock of one program's runs lives.

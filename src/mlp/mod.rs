@@ -10,7 +10,6 @@ pub mod collect;
 pub mod config;
 pub mod eval;
 pub mod experiment;
-pub mod jobs;
 pub mod log;
 pub mod memory;
 pub mod run;
