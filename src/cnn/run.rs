@@ -14,7 +14,7 @@ use crate::checkpoint::{self, code_version, Meta, State};
 use crate::output::{write_atomic, MetricsWriter, RunSummary, Status};
 use crate::progress::Progress;
 use crate::rng::{derive, Stream};
-use crate::run_folder::{finished_under, read_run_summary};
+use crate::run_folder::{record, Record};
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -78,11 +78,9 @@ pub fn train_run(
     }
     let saved = checkpoint::load(&ckpt_dir, &plan.name)?;
     if saved.is_none() && !fresh {
-        // A damaged summary.json is not a finished run: it is trained again.
-        if finished_under(&run_dir, &text) {
-            if let Ok(Some(done)) = read_run_summary(&run_dir) {
-                return Ok(done);
-            }
+        // A damaged run (its files disagree) is trained again.
+        if let Record::Whole(done) = record(&run_dir, &cfg.experiment, &plan.name, &text)? {
+            return Ok(done);
         }
     }
     write_atomic(&run_dir.join("config.yaml"), text.as_bytes())?;

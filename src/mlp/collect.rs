@@ -7,7 +7,7 @@ use super::sweep::{self, Group};
 use crate::checkpoint;
 use crate::lock::Lock;
 use crate::output::{write_summary_csv, RunSummary, Status};
-use crate::run_folder::{read_run_summary, run_state, RunState};
+use crate::run_folder::{record, run_state, Record, RunState};
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -44,7 +44,7 @@ pub fn open(exp_dir: &Path) -> Result<(Experiment, Vec<Group>)> {
 
 /// Every run of the experiment with its state and its program, in config order.
 pub fn status(exp_dir: &Path) -> Result<Vec<(String, RunState, usize)>> {
-    let (_, programs) = open(exp_dir)?;
+    let (exp, programs) = open(exp_dir)?;
     let mut out = Vec::new();
     for g in &programs {
         let running = Lock::is_held(&super::experiment::lock_path(exp_dir, g));
@@ -52,7 +52,8 @@ pub fn status(exp_dir: &Path) -> Result<Vec<(String, RunState, usize)>> {
         for m in &g.members {
             let dir = exp_dir.join(&m.run);
             let ckpt_at = ckpt.as_ref().map(|m| m.iteration);
-            let state = run_state(read_run_summary(&dir)?, running, &dir, ckpt_at);
+            let found = record(&dir, &exp.experiment, &m.run, &g.run_config(&exp, m)?)?;
+            let state = run_state(found, running, &dir, ckpt_at);
             out.push((m.run.clone(), state, g.index));
         }
     }
@@ -89,7 +90,8 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<RunSummary>> {
         };
         bail!(
             "{} of {} runs of {} have not finished:\n{}\nRerun `credit run <config> {}` for them \
-             (the same command resumes from a checkpoint), then collect again",
+             (the same command resumes from a checkpoint and trains a damaged run again), then \
+             collect again",
             unfinished.len(),
             states.len(),
             exp.experiment,
@@ -98,8 +100,15 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<RunSummary>> {
         );
     }
     let mut all = Vec::new();
-    for m in programs.iter().flat_map(|g| &g.members) {
-        all.extend(read_run_summary(&exp_dir.join(&m.run))?);
+    for g in &programs {
+        for m in &g.members {
+            let dir = exp_dir.join(&m.run);
+            if let Record::Whole(s) =
+                record(&dir, &exp.experiment, &m.run, &g.run_config(&exp, m)?)?
+            {
+                all.push(s);
+            }
+        }
     }
     write_summary(exp_dir, &all)?;
     Ok(all)
