@@ -33,6 +33,7 @@ pub fn search(a: &SearchArgs) -> Result<()> {
         other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
     }
     let ex = search::expand(value, a.trials, a.seed, &origin)?;
+    claimable(a, &ex.exp.experiment, &ex.exp)?;
     let path = write_expanded(a, &origin, &ex.exp.experiment, &ex.exp, ex.trials)?;
     if a.write_config {
         return Ok(());
@@ -88,10 +89,24 @@ pub fn search(a: &SearchArgs) -> Result<()> {
             "the best {k} trials of {}, seeds {seeds:?}",
             ex.exp.experiment
         );
+        claimable(a, &top.experiment, &top)?;
         let path = search::write_config(&top, a.out, &note)?;
         let runs = run(&top, &path, None)?;
         rank(&top, &runs)?;
     }
+    Ok(())
+}
+
+/// Refuse, before anything is written, a search whose experiment folder holds another
+/// config's results (another --seed or --trials) without --fresh: <out>/<experiment>.yaml
+/// is then left as it was. `--write-config` trains nothing and is not refused.
+fn claimable(a: &SearchArgs, experiment: &str, cfg: &impl serde::Serialize) -> Result<()> {
+    if a.write_config {
+        return Ok(());
+    }
+    let exp_dir = a.out.join(experiment);
+    let partial = a.shard.is_some();
+    crate::folder::check(&exp_dir, &serde_yaml::to_value(cfg)?, a.fresh, partial)?;
     Ok(())
 }
 
@@ -120,6 +135,7 @@ fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<
     use crate::search::{print_best, write_config, write_csv};
     use cnn::search;
     let ex = search::expand(value, a.trials, a.seed, origin)?;
+    claimable(a, &ex.cfg.experiment, &ex.cfg)?;
     let path = write_expanded(a, origin, &ex.cfg.experiment, &ex.cfg, ex.trials)?;
     if a.write_config {
         return Ok(());
@@ -166,6 +182,7 @@ fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<
             "the best {k} trials of {}, seeds {seeds:?}",
             ex.cfg.experiment
         );
+        claimable(a, &top.experiment, &top)?;
         write_config(&top.experiment, &top, a.out, &note)?;
         let runs = cnn::train::run_experiment_with(&top, device, a.out, &data_dir, a.fresh, None)?;
         rank(&top, &runs)?;
