@@ -181,8 +181,12 @@ fn main() {
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        if n < 1 {
-            bail!("--threads {n}: give a positive number of threads");
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        if n < 1 || n as usize > cores {
+            bail!(
+                "--threads {n}: give 1 to {cores}, the cores this process may use (more threads \
+                 than cores only wait on each other)"
+            );
         }
         credit_assign::device::set_threads(n);
     }
@@ -306,11 +310,13 @@ fn real_main() -> Result<()> {
             points,
             latents,
         } => {
-            credit_assign::kind::collect(&experiment_dir)?;
             let name = experiment_dir
                 .file_name()
                 .with_context(|| format!("{} names no experiment", experiment_dir.display()))?;
-            for path in report::publish(&experiment_dir, &to.join(name), points, latents)? {
+            let dest = to.join(name);
+            report::check_target(&experiment_dir, &dest)?;
+            credit_assign::kind::collect(&experiment_dir)?;
+            for path in report::publish(&experiment_dir, &dest, points, latents)? {
                 println!("{}", path.display());
             }
         }
