@@ -40,6 +40,26 @@ impl Resolved {
         }
     }
 
+    /// Train it in this process: every run, or one shard's (`opts.shard`); the runs' summaries.
+    /// The MLP trains batched programs and writes summary.csv and aggregate.csv; the CNN
+    /// trains run by run and writes summary.csv.
+    pub fn train(&self, opts: &mlp::RunOptions) -> Result<Vec<RunSummary>> {
+        match self {
+            Resolved::Mlp(exp, _) => Ok(mlp::run_experiment(exp, opts)?.1),
+            Resolved::Cnn(cfg) => {
+                let (out, data) = (&opts.out_root, &opts.data_dir);
+                crate::cnn::train::run_experiment_with(
+                    cfg,
+                    opts.device,
+                    out,
+                    data,
+                    opts.fresh,
+                    opts.shard,
+                )
+            }
+        }
+    }
+
     /// The config as experiment.yaml records it.
     pub fn to_value(&self) -> Result<Value> {
         Ok(match self {

@@ -1,8 +1,12 @@
 //! `credit search CONFIG`: expand the trials, write the expanded config, train them (all,
-//! a shard, or K local shards), rank them on validation; then the `--top` rerun.
-use crate::device::parse_device;
+//! a shard, or K local shards), rank them on validation; then the `--top` rerun. One flow
+//! for both kinds; what differs is the kind's expansion (`mlp::search`, `cnn::search`):
+//! MLP trials of one shape are members of one program, CNN trials are runs.
+use crate::kind::Resolved;
 use crate::mlp::{self, shard::Shard};
-use crate::{cnn, config, data};
+use crate::output::RunSummary;
+use crate::search::{print_best, write_config, write_csv, Ranked, Ranking};
+use crate::{cnn, config, data, device::parse_device};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -21,78 +25,110 @@ pub struct SearchArgs<'a> {
     pub threads: Option<i32>,
 }
 
+/// A search of either kind, expanded.
+enum Expanded {
+    Mlp(mlp::search::Expanded),
+    Cnn(cnn::search::Expanded),
+}
+
+impl Expanded {
+    fn new(a: &SearchArgs) -> Result<Self> {
+        let origin = a.config.display().to_string();
+        let value = config::load_value(a.config, a.quick)?;
+        Ok(match config::kind_of(&value).as_str() {
+            "mlp" => Expanded::Mlp(mlp::search::expand(value, a.trials, a.seed, &origin)?),
+            "cnn" => Expanded::Cnn(cnn::search::expand(value, a.trials, a.seed, &origin)?),
+            other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
+        })
+    }
+
+    fn trials(&self) -> usize {
+        match self {
+            Expanded::Mlp(ex) => ex.trials,
+            Expanded::Cnn(ex) => ex.trials,
+        }
+    }
+
+    /// The expanded experiment, an ordinary config.
+    fn config(&self) -> Result<Resolved> {
+        Ok(match self {
+            Expanded::Mlp(ex) => Resolved::Mlp(ex.exp.clone(), mlp::sweep::programs(&ex.exp)?),
+            Expanded::Cnn(ex) => Resolved::Cnn(ex.cfg.clone()),
+        })
+    }
+
+    fn ranking(&self) -> Ranking {
+        match self {
+            Expanded::Mlp(ex) => ex.search.ranking(),
+            Expanded::Cnn(_) => cnn::search::ranking(),
+        }
+    }
+
+    /// Rank the trials of `cfg` (the search or its --top rerun) from its runs.
+    fn rank(&self, cfg: &Resolved, runs: &[RunSummary]) -> Result<Vec<Ranked>> {
+        match (self, cfg) {
+            (Expanded::Mlp(ex), Resolved::Mlp(exp, _)) => {
+                mlp::search::rank(exp, &ex.searched, &ex.search, runs)
+            }
+            (Expanded::Cnn(ex), Resolved::Cnn(cfg)) => cnn::search::rank(ex, cfg, runs),
+            _ => unreachable!("a search's configs are of its kind"),
+        }
+    }
+
+    /// The rerun of the best `k` trials of each searched entry with `seeds`.
+    fn top(&self, ranked: &[Ranked], k: usize, seeds: &[u64]) -> Result<Resolved> {
+        Ok(match self {
+            Expanded::Mlp(ex) => {
+                let top = mlp::search::top(&ex.exp, ranked, k, seeds)?;
+                let programs = mlp::sweep::programs(&top)?;
+                Resolved::Mlp(top, programs)
+            }
+            Expanded::Cnn(ex) => Resolved::Cnn(cnn::search::top(&ex.cfg, ranked, k, seeds)?),
+        })
+    }
+}
+
 /// `credit search`: expand, write the config, train (all, a shard, or K local shards),
 /// rank; then the --top rerun.
 pub fn search(a: &SearchArgs) -> Result<()> {
-    use mlp::search;
-    let origin = a.config.display().to_string();
-    let value = config::load_value(a.config, a.quick)?;
-    match config::kind_of(&value).as_str() {
-        "mlp" => {}
-        "cnn" => return search_cnn(a, value, &origin),
-        other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
-    }
-    let ex = search::expand(value, a.trials, a.seed, &origin)?;
-    claimable(a, &ex.exp.experiment, &ex.exp)?;
-    let path = write_expanded(a, &origin, &ex.exp.experiment, &ex.exp, ex.trials)?;
+    let ex = Expanded::new(a)?;
+    let cfg = ex.config()?;
+    claimable(a, &cfg)?;
+    let note = format!(
+        "expanded by `credit search {}{} --trials {} --seed {}`: run it with `credit run` (no --quick)",
+        a.config.display(),
+        if a.quick { " --quick" } else { "" },
+        ex.trials(),
+        a.seed
+    );
+    let path = write(&cfg, a.out, &note)?;
+    eprintln!(
+        "{}: {} trials -> {}",
+        cfg.experiment(),
+        ex.trials(),
+        path.display()
+    );
     if a.write_config {
         return Ok(());
     }
-    let run = |exp: &mlp::Experiment, path: &Path, shard: Option<Shard>| -> Result<Vec<_>> {
-        match a.jobs {
-            Some(0) => bail!("--jobs 0: give at least one process"),
-            Some(count) => crate::jobs::run(&crate::jobs::Jobs {
-                config: path,
-                quick: false,
-                device: a.device,
-                out: a.out,
-                fresh: a.fresh,
-                count,
-                threads: a.threads,
-            }),
-            None => {
-                let opts = mlp::RunOptions {
-                    quick: false,
-                    device: parse_device(a.device)?,
-                    out_root: a.out.to_path_buf(),
-                    data_dir: data::default_data_dir(),
-                    fresh: a.fresh,
-                    shard,
-                };
-                Ok(mlp::run_experiment(exp, &opts)?.1)
-            }
-        }
-    };
-    let runs = run(&ex.exp, &path, a.shard)?;
+    let runs = train(a, &cfg, &path, a.shard)?;
     if a.shard.is_some() {
         eprintln!(
             "shard done; once every shard is, rerun without --shard to rank the trials (nothing is retrained)"
         );
         return Ok(());
     }
-    let rank = |exp: &mlp::Experiment, runs: &[crate::output::RunSummary]| -> Result<_> {
-        let ranked = search::rank(exp, &ex.searched, &ex.search, runs)?;
-        let csv = a.out.join(&exp.experiment).join("search.csv");
-        search::write_csv(&csv, &ex.search, &ranked)?;
-        eprintln!(
-            "{}: trials ranked on validation in {}",
-            exp.experiment,
-            csv.display()
-        );
-        search::print_best(&ex.search, &ranked, 3);
-        Ok(ranked)
-    };
-    let ranked = rank(&ex.exp, &runs)?;
+    let ranked = rank(a, &ex, &cfg, &runs)?;
     if let Some((k, seeds)) = &a.top {
-        let top = search::top(&ex.exp, &ranked, *k, seeds)?;
+        let top = ex.top(&ranked, *k, seeds)?;
+        claimable(a, &top)?;
         let note = format!(
             "the best {k} trials of {}, seeds {seeds:?}",
-            ex.exp.experiment
+            cfg.experiment()
         );
-        claimable(a, &top.experiment, &top)?;
-        let path = search::write_config(&top, a.out, &note)?;
-        let runs = run(&top, &path, None)?;
-        rank(&top, &runs)?;
+        let path = write(&top, a.out, &note)?;
+        let runs = train(a, &top, &path, None)?;
+        rank(a, &ex, &top, &runs)?;
     }
     Ok(())
 }
@@ -100,92 +136,64 @@ pub fn search(a: &SearchArgs) -> Result<()> {
 /// Refuse, before anything is written, a search whose experiment folder holds another
 /// config's results (another --seed or --trials) without --fresh: <out>/<experiment>.yaml
 /// is then left as it was. `--write-config` trains nothing and is not refused.
-fn claimable(a: &SearchArgs, experiment: &str, cfg: &impl serde::Serialize) -> Result<()> {
+fn claimable(a: &SearchArgs, cfg: &Resolved) -> Result<()> {
     if a.write_config {
         return Ok(());
     }
-    let exp_dir = a.out.join(experiment);
+    let exp_dir = a.out.join(cfg.experiment());
     let partial = a.shard.is_some();
-    crate::folder::check(&exp_dir, &serde_yaml::to_value(cfg)?, a.fresh, partial)?;
+    crate::folder::check(&exp_dir, &cfg.to_value()?, a.fresh, partial)?;
     Ok(())
 }
 
-/// Write an expanded search to `<out>/<experiment>.yaml`, with a note of the command that
-/// expanded it, and say where.
-fn write_expanded(
-    a: &SearchArgs,
-    origin: &str,
-    experiment: &str,
-    cfg: &impl serde::Serialize,
-    trials: usize,
-) -> Result<PathBuf> {
-    let note = format!(
-        "expanded by `credit search {origin}{} --trials {trials} --seed {}`: run it with `credit run` (no --quick)",
-        if a.quick { " --quick" } else { "" },
-        a.seed
-    );
-    let path = crate::search::write_config(experiment, cfg, a.out, &note)?;
-    eprintln!("{experiment}: {trials} trials -> {}", path.display());
-    Ok(path)
+/// Write an expanded search (or its --top rerun) to `<out>/<experiment>.yaml`, with `note`.
+fn write(cfg: &Resolved, out: &Path, note: &str) -> Result<PathBuf> {
+    match cfg {
+        Resolved::Mlp(exp, _) => write_config(&exp.experiment, exp, out, note),
+        Resolved::Cnn(cfg) => write_config(&cfg.experiment, cfg, out, note),
+    }
 }
 
-/// `credit search` of a `kind: cnn` config: trials run one after another in this process,
-/// or `--shard i/N` of them, or `--jobs K` local processes; then rank, then the --top rerun.
-fn search_cnn(a: &SearchArgs, value: serde_yaml::Value, origin: &str) -> Result<()> {
-    use crate::search::{print_best, write_config, write_csv};
-    use cnn::search;
-    let ex = search::expand(value, a.trials, a.seed, origin)?;
-    claimable(a, &ex.cfg.experiment, &ex.cfg)?;
-    let path = write_expanded(a, origin, &ex.cfg.experiment, &ex.cfg, ex.trials)?;
-    if a.write_config {
-        return Ok(());
-    }
-    let device = parse_device(a.device)?;
-    let data_dir = data::default_data_dir();
-    let runs = match a.jobs {
+/// Train `cfg` (written at `path`): K local shard processes with --jobs, else in this
+/// process (all of it, or one shard).
+fn train(
+    a: &SearchArgs,
+    cfg: &Resolved,
+    path: &Path,
+    shard: Option<Shard>,
+) -> Result<Vec<RunSummary>> {
+    match a.jobs {
         Some(0) => bail!("--jobs 0: give at least one process"),
         Some(count) => crate::jobs::run(&crate::jobs::Jobs {
-            config: &path,
+            config: path,
             quick: false,
             device: a.device,
             out: a.out,
             fresh: a.fresh,
             count,
             threads: a.threads,
-        })?,
-        None => {
-            cnn::train::run_experiment_with(&ex.cfg, device, a.out, &data_dir, a.fresh, a.shard)?
-        }
-    };
-    if a.shard.is_some() {
-        eprintln!(
-            "shard done; once every shard is, rerun without --shard to rank the trials (nothing is retrained)"
-        );
-        return Ok(());
+        }),
+        None => cfg.train(&mlp::RunOptions {
+            quick: false,
+            device: parse_device(a.device)?,
+            out_root: a.out.to_path_buf(),
+            data_dir: data::default_data_dir(),
+            fresh: a.fresh,
+            shard,
+        }),
     }
-    let rank = |cfg: &cnn::config::CnnConfig, runs: &[crate::output::RunSummary]| {
-        let ranked = search::rank(&ex, cfg, runs)?;
-        let csv = a.out.join(&cfg.experiment).join("search.csv");
-        write_csv(&csv, &search::ranking(), &ranked)?;
-        eprintln!(
-            "{}: trials ranked on validation in {}",
-            cfg.experiment,
-            csv.display()
-        );
-        print_best(&search::ranking(), &ranked, 3);
-        anyhow::Ok(ranked)
-    };
-    let ranked = rank(&ex.cfg, &runs)?;
-    if let Some((k, seeds)) = &a.top {
-        let top = search::top(&ex.cfg, &ranked, *k, seeds)?;
-        let note = format!(
-            "the best {k} trials of {}, seeds {seeds:?}",
-            ex.cfg.experiment
-        );
-        claimable(a, &top.experiment, &top)?;
-        write_config(&top.experiment, &top, a.out, &note)?;
-        let runs = cnn::train::run_experiment_with(&top, device, a.out, &data_dir, a.fresh, None)?;
-        rank(&top, &runs)?;
-    }
-    Ok(())
+}
+
+/// Rank `cfg`'s trials into `<out>/<experiment>/search.csv` and print the best three.
+fn rank(a: &SearchArgs, ex: &Expanded, cfg: &Resolved, runs: &[RunSummary]) -> Result<Vec<Ranked>> {
+    let ranked = ex.rank(cfg, runs)?;
+    let csv = a.out.join(cfg.experiment()).join("search.csv");
+    write_csv(&csv, &ex.ranking(), &ranked)?;
+    eprintln!(
+        "{}: trials ranked on validation in {}",
+        cfg.experiment(),
+        csv.display()
+    );
+    print_best(&ex.ranking(), &ranked, 3);
+    Ok(ranked)
 }

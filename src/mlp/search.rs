@@ -424,8 +424,3 @@ pub fn top(exp: &Experiment, ranked: &[Ranked], k: usize, seeds: &[u64]) -> Resu
     out.validate().context("the --top experiment")?;
     Ok(out)
 }
-
-/// Print the best `n` trials of each label to stderr.
-pub fn print_best(search: &Search, ranked: &[Ranked], n: usize) {
-    crate::search::print_best(&search.ranking(), ranked, n)
-}
