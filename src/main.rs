@@ -37,8 +37,9 @@ enum Command {
         /// Results root.
         #[arg(long, default_value = "results")]
         out: PathBuf,
-        /// Start over: discard the experiment's results and checkpoints (with --shard: that
-        /// shard's checkpoints). Without it, rerunning a command resumes where it stopped.
+        /// Start over: remove what credit wrote in the experiment's folder, results and
+        /// checkpoints (with --shard: that shard's checkpoints), and name what it left.
+        /// Without it, rerunning a command resumes where it stopped.
         #[arg(long)]
         fresh: bool,
         /// Run only shard i of N (0-based), e.g. 2/8; `credit collect` gathers the shards.
@@ -86,7 +87,8 @@ enum Command {
     /// Check that every run of an experiment folder finished and write its summary.csv,
     /// aggregate.csv and figures (after sharded runs).
     Collect { experiment_dir: PathBuf },
-    /// One line per run of an experiment folder: done, running, checkpointed, diverged, missing.
+    /// One line per run of an experiment folder: done, running, checkpointed, diverged,
+    /// damaged (its files disagree), missing.
     Status { experiment_dir: PathBuf },
     /// Run a figure's configs, aggregate over seeds, draw the figures and write results/REPORT.md.
     Reproduce {
