@@ -21,8 +21,9 @@ pub enum Record {
 /// config `config` (the text of the config.yaml its run writes). A summary.json counts only
 /// if it names this run and experiment (not one copied from another run), the folder's
 /// config.yaml is `config` (the same config hash), and metrics.csv is whole: complete rows
-/// up to the iteration the summary says the run reached, each `final_` result the last
-/// logged value of its metric (a log cut at a row boundary loses those).
+/// up to the iteration the summary says the run reached, each `final_` result of a
+/// completed run the last logged value of its metric (a log cut at a row boundary loses
+/// those).
 pub fn record(run_dir: &Path, experiment: &str, run: &str, config: &str) -> Result<Record> {
     let path = run_dir.join("summary.json");
     let text = match std::fs::read_to_string(&path) {
@@ -81,7 +82,9 @@ fn log_disagrees(log: &str, s: &RunSummary) -> Option<String> {
             last_value.insert(key, value);
         }
     }
-    for (key, v) in &s.results {
+    // A diverged run's results (a CNN keeps some) are from before its last, non-finite log.
+    let finals = s.results.iter().filter(|_| s.diverged_at.is_none());
+    for (key, v) in finals {
         let Some(metric) = key.strip_prefix("final_") else {
             continue;
         };
