@@ -4,7 +4,6 @@ use super::run::{run_config, RunArgs};
 use crate::report::{self, Mode, ReportEntry};
 use crate::run_folder::RunState;
 use crate::signals::Checkpointed;
-use crate::{config, mlp::collect};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -110,26 +109,24 @@ fn subsets(
     found
 }
 
-/// Why an experiment folder cannot be reported yet, or None once every run has finished.
+/// Why an experiment folder cannot be reported yet, or None once every run (of either kind)
+/// has finished.
 fn unfinished(exp_dir: &Path) -> Option<String> {
     if !exp_dir.join("summary.csv").exists() {
         return Some("not run here".to_string());
     }
-    let value = crate::folder::read_manifest(exp_dir).ok()??;
-    if config::kind_of(&value) != "mlp" {
-        return None; // a CNN experiment writes summary.csv once all its runs are done
-    }
-    let states = match collect::status(exp_dir) {
+    crate::folder::read_manifest(exp_dir).ok()??;
+    let states = match crate::kind::status(exp_dir) {
         Ok(states) => states,
         Err(e) => return Some(format!("unreadable ({e:#})")),
     };
     // A published experiment in a clone (results/) has its summary and aggregate but no run
     // folders (runs.tar.xz holds them): what it reports is what was collected.
-    if (states.iter()).all(|(_, s, _)| matches!(s, RunState::Missing)) {
+    if (states.iter()).all(|(_, s)| matches!(s, RunState::Missing)) {
         return None;
     }
     let open = (states.iter())
-        .filter(|(_, s, _)| !matches!(s, RunState::Done | RunState::Diverged(_)))
+        .filter(|(_, s)| !matches!(s, RunState::Done | RunState::Diverged(_)))
         .count();
     (open > 0).then(|| format!("{open} of {} runs unfinished", states.len()))
 }
