@@ -7,8 +7,8 @@
 # unfinished run is refused.
 #
 #   scripts/publish-results.sh OUT_ROOT EXPERIMENT [CREDIT_BINARY [PUBLISH_FLAGS...]]
-#   scripts/publish-results.sh /work/runs/out fig4
-#   scripts/publish-results.sh /work/runs/out fig3-official target/release/credit --latents final
+#   scripts/publish-results.sh runs/results fig4 runs/credit
+#   scripts/publish-results.sh runs/results fig3-official runs/credit --latents final
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 OUT_ROOT EXPERIMENT [CREDIT_BINARY [PUBLISH_FLAGS...]]" >&2; exit 2; }
 exp="$2"

@@ -27,6 +27,10 @@ pub struct Meta {
     /// The tensor file, relative to the JSON.
     #[serde(default)]
     pub tensors: String,
+    /// The engine that wrote it (`mlp::engine`); absent in checkpoints of the torch engine
+    /// from before there were two, and in the CNN's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// Where an experiment folder keeps its checkpoints (MLP programs and CNN runs alike).
@@ -196,6 +200,7 @@ mod tests {
             code_version: code_version(),
             state: serde_json::json!({"k": 1}),
             tensors: String::new(),
+            engine: None,
         };
         save(
             dir.path(),

@@ -35,6 +35,18 @@ pub fn threads_for(device: Device, flops_per_step: f64) {
     });
 }
 
+/// Threads for the fused engine's program of `members` runs: --threads if given, else one
+/// per core, never more than the members (each member stays on one thread).
+pub fn cpu_threads_for(members: usize) -> usize {
+    let user = USER_THREADS.load(Ordering::Relaxed);
+    let want = if user > 0 {
+        user as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    want.clamp(1, members.max(1))
+}
+
 pub fn parse_device(s: &str) -> Result<Device> {
     let s = s.trim();
     match s {

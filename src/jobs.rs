@@ -54,6 +54,9 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..count {
         let mut cmd = Command::new(&exe);
+        if let Some(engine) = mlp::engine::command_line() {
+            cmd.arg("--engine").arg(engine.name());
+        }
         cmd.arg("--threads")
             .arg(threads.to_string())
             .arg("run")

@@ -2,7 +2,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use credit_assign::commands;
-use credit_assign::mlp::{bench, shard::Shard};
+use credit_assign::mlp::{self, bench, shard::Shard};
 use credit_assign::report;
 use credit_assign::signals::{self, Checkpointed, EXIT_CHECKPOINTED};
 use credit_assign::{cnn, data, device::parse_device};
@@ -19,6 +19,10 @@ struct Cli {
     /// process is best when several runs share a machine.
     #[arg(long, global = true)]
     threads: Option<i32>,
+    /// The MLP engine: auto (fused on the CPU where it can, else torch), fused or torch.
+    /// Overrides the config's training.engine.
+    #[arg(long, global = true, value_enum)]
+    engine: Option<mlp::engine::EngineChoice>,
     #[command(subcommand)]
     command: Command,
 }
@@ -182,6 +186,7 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    mlp::engine::set_command_line(cli.engine);
     if let Some(n) = cli.threads {
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         if n < 1 || n as usize > cores {

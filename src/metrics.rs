@@ -2,7 +2,9 @@
 //! per member: [M].
 //!
 //! `layer` in the output is the paper index of the matrix a metric is about: l of B^l (or D^l)
-//! for rel_err, sign_congruence and angle_paper; l of W^l for angle and grad_rel_err.
+//! for rel_err, sign_congruence, angle_paper and the peers' weight_angle, norm_ratio and
+//! delta_angle; l of W^l for angle and grad_rel_err.
+use crate::nets::activation::times_derivative;
 use crate::nets::mlp::{Mlp, Trace};
 use crate::rules::{bp, Feedback, Form};
 use tch::{Kind, Tensor};
@@ -49,6 +51,36 @@ pub fn w_product(net: &Mlp, i: usize) -> Tensor {
         p = net.w[j - 1].narrow(1, 0, net.sizes[j - 1]).bmm(&p);
     }
     p
+}
+
+/// ||B||_F / ||W||_F: [M, r, c] → [M]
+pub fn norm_ratio(w: &Tensor, b: &Tensor) -> Tensor {
+    frob(b) / frob(w)
+}
+
+/// The peers' metrics of one feedback matrix (biotorch's and Akrout et al.'s), all for the
+/// B actually used: `weight_angle` between vec B and vec W and `norm_ratio` ||B||/||W||, both
+/// without the bias row (the peers keep biases apart, and it never sends an error down), and
+/// `delta_angle`, the angle between the rule's hidden delta and backprop's for training
+/// example 0, unfolded. w, b: the non-bias rows [M, n, c]; delta, delta_bp: [M, 1, n].
+fn peers(layer: usize, w: &Tensor, b: &Tensor, delta: &Tensor, delta_bp: &Tensor) -> [Measured; 3] {
+    [
+        Measured {
+            metric: "weight_angle",
+            layer,
+            values: angle_deg(b, w),
+        },
+        Measured {
+            metric: "norm_ratio",
+            layer,
+            values: norm_ratio(w, b),
+        },
+        Measured {
+            metric: "delta_angle",
+            layer,
+            values: angle_deg(delta, delta_bp),
+        },
+    ]
 }
 
 /// One metric value per member, tagged with its name and layer.
@@ -110,6 +142,16 @@ pub fn alignment(
                     layer: l,
                     values: angle_folded_deg(&u, &v),
                 });
+                // Akrout's delta angle: (e Bᵀ) ∘ σ' against (e Wᵀ) ∘ σ' at the layer below,
+                // with the same e = Ẽ^l[0] on both sides.
+                let rows = net.sizes[l - 1];
+                let (w, b) = (w.narrow(1, 0, rows), b.narrow(1, 0, rows));
+                let below = |t: &Tensor| t.narrow(1, 0, 1);
+                let (a, h) = (below(&trace.a[l - 2]), below(&trace.h[l - 2]));
+                let through = |f: &Tensor| {
+                    times_derivative(e0.bmm(&f.transpose(1, 2)), net.act[l - 2], &a, &h)
+                };
+                out.extend(peers(l, &w, &b, &through(&b), &through(&w)));
             }
         }
         Form::Direct => {
@@ -132,6 +174,16 @@ pub fn alignment(
                     layer: i,
                     values: angle_folded_deg(&u, &v),
                 });
+                // D^i against the product of the W above it; the delta angle between DFA's
+                // Ẽ^i[0] and backprop's E^i[0] (Akrout's, for one hidden layer).
+                let sample0 = |t: &Tensor| t.narrow(1, 0, 1);
+                out.extend(peers(
+                    i,
+                    &p,
+                    d,
+                    &sample0(&e_tilde[i - 1]),
+                    &sample0(&e_true[i - 1]),
+                ));
             }
         }
         Form::Backprop => unreachable!("returned above"),

@@ -170,10 +170,18 @@ pub struct RunSummary {
     pub iterations: u64,
     pub seconds: f64,
     pub device: String,
+    /// The engine that trained it (`torch` or `fused`; the CNN's is torch). Summaries from
+    /// before there were two engines are torch's.
+    #[serde(default = "torch")]
+    pub engine: String,
     /// The run's swept settings (sigma, lr, width...), as they appear in its name.
     pub params: BTreeMap<String, f64>,
     /// Final and best values: `final_test_error`, `min_test_loss`, ...
     pub results: BTreeMap<String, f64>,
+}
+
+fn torch() -> String {
+    "torch".into()
 }
 
 impl RunSummary {
@@ -197,6 +205,10 @@ pub const SUMMARY_FIXED_COLUMNS: [&str; 10] = [
     "device",
 ];
 
+/// Columns of `summary.csv` that are neither params nor results, but that files written
+/// before they existed lack: `engine`.
+pub const SUMMARY_OPTIONAL_COLUMNS: [&str; 1] = ["engine"];
+
 /// `summary.csv`: one row per run; params and results become columns (blank where absent).
 pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
     let params: BTreeSet<&str> = runs
@@ -210,6 +222,7 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = SUMMARY_FIXED_COLUMNS
         .iter()
+        .chain(&SUMMARY_OPTIONAL_COLUMNS)
         .map(|s| s.to_string())
         .collect();
     header.extend(params.iter().map(|p| p.to_string()));
@@ -230,6 +243,7 @@ pub fn write_summary_csv(path: &Path, runs: &[RunSummary]) -> Result<()> {
             r.iterations.to_string(),
             format!("{:.3}", r.seconds),
             r.device.clone(),
+            r.engine.clone(),
         ];
         row.extend(
             params

@@ -26,6 +26,21 @@ pub enum Stream {
     EvalNoise = 8,
     /// `credit search`'s draws of hyperparameters.
     Search = 9,
+    /// frSF's |M|, drawn once.
+    SignMagnitude = 10,
+    /// brSF's |M|, redrawn every step.
+    SignMagnitudeSteps = 11,
+    /// The weight mirror's input X, every mirror step.
+    Mirror = 12,
+}
+
+/// The distribution of a tensor draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dist {
+    /// N(0, 1)
+    Normal,
+    /// U[0, 1)
+    Uniform,
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for data order.
@@ -70,11 +85,26 @@ pub fn derive(seed: u64, stream: Stream, index: u64) -> u64 {
 
 /// Standard normal draws for one member, reproducible from (seed, stream, index).
 pub fn randn(seed: u64, stream: Stream, index: u64, shape: &[i64], device: Device) -> Tensor {
+    draw(seed, stream, index, shape, Dist::Normal, device)
+}
+
+/// Draws of `dist` for one member, reproducible from (seed, stream, index).
+pub fn draw(
+    seed: u64,
+    stream: Stream,
+    index: u64,
+    shape: &[i64],
+    dist: Dist,
+    device: Device,
+) -> Tensor {
     let _lock = GENERATOR
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed((derive(seed, stream, index) >> 1) as i64);
-    Tensor::randn(shape, (Kind::Float, device))
+    match dist {
+        Dist::Normal => Tensor::randn(shape, (Kind::Float, device)),
+        Dist::Uniform => Tensor::rand(shape, (Kind::Float, device)),
+    }
 }
 
 /// Member-stacked standard normals: `[M, shape...]`, member m drawn from `seeds[m]` alone.
@@ -85,18 +115,31 @@ pub fn randn_members(
     shape: &[i64],
     device: Device,
 ) -> Tensor {
+    draw_members(seeds, stream, index, shape, Dist::Normal, device)
+}
+
+/// Member-stacked draws of `dist`: `[M, shape...]`, member m drawn from `seeds[m]` alone.
+pub fn draw_members(
+    seeds: &[u64],
+    stream: Stream,
+    index: u64,
+    shape: &[i64],
+    dist: Dist,
+    device: Device,
+) -> Tensor {
     let draws: Vec<Tensor> = seeds
         .iter()
-        .map(|&s| randn(s, stream, index, shape, device))
+        .map(|&s| draw(s, stream, index, shape, dist, device))
         .collect();
     Tensor::stack(&draws, 0)
 }
 
-/// Unit-variance noise for every step, drawn per member in chunks of steps so that the
-/// per-member re-seeding is paid once per chunk, not once per step.
+/// Unit-variance noise (or U[0, 1) draws) for every step, drawn per member in chunks of steps
+/// so that the per-member re-seeding is paid once per chunk, not once per step.
 pub struct NoiseStream {
     seeds: Vec<u64>,
     stream: Stream,
+    dist: Dist,
     per_step: i64,
     chunk: u64,
     device: Device,
@@ -105,6 +148,11 @@ pub struct NoiseStream {
 
 impl NoiseStream {
     pub fn new(seeds: &[u64], stream: Stream, per_step: i64, device: Device) -> Self {
+        Self::of(seeds, stream, per_step, Dist::Normal, device)
+    }
+
+    /// A stream of `dist` draws instead of standard normals.
+    pub fn of(seeds: &[u64], stream: Stream, per_step: i64, dist: Dist, device: Device) -> Self {
         // About 1 Mi floats per member and chunk, at most 256 steps. The chunk length must not
         // depend on the member count, or a member's noise would change with its company.
         let budget = (1 << 20) / per_step.max(1);
@@ -112,6 +160,7 @@ impl NoiseStream {
         Self {
             seeds: seeds.to_vec(),
             stream,
+            dist,
             per_step,
             chunk,
             device,
@@ -119,15 +168,16 @@ impl NoiseStream {
         }
     }
 
-    /// `[M, per_step]` standard normals for `step`.
+    /// `[M, per_step]` draws for `step`.
     pub fn at(&mut self, step: u64) -> Tensor {
         let c = step / self.chunk;
         if self.cached.as_ref().map(|(i, _)| *i) != Some(c) {
-            let block = randn_members(
+            let block = draw_members(
                 &self.seeds,
                 self.stream,
                 c,
                 &[self.chunk as i64, self.per_step],
+                self.dist,
                 self.device,
             );
             self.cached = Some((c, block));

@@ -12,7 +12,7 @@ pub enum Record {
     /// No summary.json: the run has not finished.
     Absent,
     /// A summary.json whose run, config and log agree.
-    Whole(RunSummary),
+    Whole(Box<RunSummary>),
     /// A summary.json that the folder's other files contradict: why, naming the file.
     Damaged(String),
 }
@@ -56,7 +56,7 @@ pub fn record(run_dir: &Path, experiment: &str, run: &str, config: &str) -> Resu
     };
     Ok(match log_disagrees(&log, &s) {
         Some(why) => Record::Damaged(format!("{why} (the log was cut short?)")),
-        None => Record::Whole(s),
+        None => Record::Whole(Box::new(s)),
     })
 }
 

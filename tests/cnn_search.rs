@@ -178,6 +178,7 @@ fn summary(trial: u64, val: f64, test: f64, status: Status) -> RunSummary {
         iterations: 10,
         seconds: 1.0,
         device: "cpu".into(),
+        engine: "torch".into(),
         params: BTreeMap::from([("trial".to_string(), trial as f64)]),
         results: BTreeMap::from([
             ("best_val_accuracy".to_string(), val),

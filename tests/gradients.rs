@@ -1,5 +1,6 @@
 //! The hand-written error signals against libtorch autograd, an independent reference.
 use credit_assign::nets::activation::Activation;
+use credit_assign::nets::init::Init;
 use credit_assign::nets::mlp::{aug, mse_per_sample, Mlp};
 use credit_assign::rules::{bp, fa, Feedback, Rule};
 use tch::{Device, Kind, Tensor};
@@ -83,7 +84,7 @@ fn random_feedback_does_not_match_autograd() {
     let reference = autograd_grads(&net, &x, &y);
     let trace = tch::no_grad(|| net.forward(&x, None));
     let e_out = net.output_error(&trace, &y);
-    let b: Vec<Tensor> = fa::init_b(&sizes, &[7, 8], Device::Cpu)
+    let b: Vec<Tensor> = fa::init_b(&sizes, &[7, 8], Init::HeNormal, Device::Cpu)
         .into_iter()
         .map(|b| b.to_kind(Kind::Double))
         .collect();

@@ -15,11 +15,7 @@ fn estimate_error(k: i64, sigma: f64) -> (f64, f64) {
         .iter()
         .map(|w| w.to_kind(Kind::Double).expand([k, -1, -1], false))
         .collect();
-    let net = Mlp {
-        sizes: sizes.to_vec(),
-        act: acts.to_vec(),
-        w,
-    };
+    let net = Mlp { w, ..base };
     tch::manual_seed(5);
     let x = Tensor::randn([1, 1, 6], (Kind::Double, Device::Cpu)).expand([k, 1, 6], false);
     let y = Tensor::randn([1, 1, 3], (Kind::Double, Device::Cpu)).expand([k, 1, 3], false);

@@ -18,6 +18,7 @@ fn summary(run: &str, seed: u64, status: Status, error: f64) -> RunSummary {
         iterations: 20,
         seconds: 0.5,
         device: "cpu".into(),
+        engine: "torch".into(),
         params: BTreeMap::from([("sigma".to_string(), 0.01)]),
         results: BTreeMap::from([("final_test_error".to_string(), error)]),
     }

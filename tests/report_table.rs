@@ -76,7 +76,7 @@ fn ours_beside_the_papers_with_differences() {
     let mut skipped = entry("table1-cifar10", false);
     skipped.skipped = Some("CIFAR-10 is not downloaded: run `credit data fetch cifar10`".into());
     let entries = [
-        entry("fig2-hand", true),
+        entry("fig2-hand", false),
         entry("table1-cifar100-hand", false),
         skipped,
         entry("fig3-missing", true),
@@ -94,7 +94,7 @@ fn ours_beside_the_papers_with_differences() {
         "| matched | 5.00 (n=1) | — | — |",
         "- Runs: 9 (8 completed, 1 diverged), 300–1000 iterations, 17 s of run time in total, on cpu",
         "- Config: `configs/fig2-hand.yaml`",
-        "- Mode: quick",
+        "- Mode: full protocol",
         // Table 1 on CIFAR-100: paper's metric, paper, difference, honest, final.
         "Dataset: CIFAR-100.",
         "| bp | 51.00 ± 1.00 (n=2) | 51 | +0.00 | 50.00 ± 1.00 | 49.00 ± 1.00 |",
@@ -127,19 +127,84 @@ fn report_over_every_figure_links_its_images() {
         let link = format!("![{name}]({name}/{name}.png) ([SVG]({name}/{name}.svg))");
         assert!(md.contains(&link), "REPORT.md lacks `{link}`:\n{md}");
     }
+    // Quick runs with nothing published beside them: the paper's number, no difference.
     let expect = [
         "![fig3-quick-reconstructions](fig3-quick/fig3-quick-reconstructions.png)",
-        "| np σ=0.1 | 16.00 (n=1, 1 diverged) | 15.90 |",
+        "| np σ=0.1 | 16.00 (n=1, 1 diverged) | not published | 15.90 | — |",
         "| np | 520.",
-        "| 515.0 |",
-        "ours: final rel. error of B3 (%)",
-        "| ≈0.8 |",
+        "| not published | 515.0 | — |",
+        "ours, quick: final rel. error of B3 (%)",
+        "| not published | ≈0.8 | — |",
         "| np_dfa | 1 | 1e-4 |",
         "Dataset: CIFAR-10.",
+        "- No full-length result of `configs/fig2-quick.yaml` is published",
     ];
     for line in expect {
         assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
     }
+    assert!(
+        !md.contains("ours − paper"),
+        "a quick run set against the paper:\n{md}"
+    );
+}
+
+/// A quick run is set beside the published full-length run of its config
+/// (`<root>/results/<config name>/`, read from its summary.csv) and the paper's number; the
+/// difference shown is the published run's, never the quick run's.
+#[test]
+fn quick_runs_sit_beside_the_published_full_length_result() {
+    let root = fresh("report_quick_published");
+    let results = root.join("results");
+    experiment(
+        &results,
+        "fig2-pub",
+        "sigma,final_test_error",
+        &[
+            "a,np,np sigma=0.001,0,completed,,2000000,9.0,cpu,0.001,0.0360",
+            "b,np,np sigma=0.001,1,completed,,2000000,9.0,cpu,0.001,0.0362",
+            "c,bp,bp,0,completed,,2000000,9.0,cpu,,0.0315",
+            "d,bp,bp,1,completed,,2000000,9.0,cpu,,0.0323",
+        ],
+    );
+    let quick = results.join("quick");
+    experiment(
+        &quick,
+        "fig2-pub-quick",
+        "sigma,final_test_error",
+        &[
+            "a,np,np sigma=0.001,0,completed,,30000,1.0,cpu,0.001,0.10",
+            "b,np,np sigma=0.001,1,completed,,30000,1.0,cpu,0.001,0.12",
+            "c,fa,fa,0,completed,,30000,1.0,cpu,,0.09",
+            "d,bp,bp,0,completed,,30000,1.0,cpu,,0.08",
+        ],
+    );
+    let entry = ReportEntry {
+        experiment: "fig2-pub-quick".into(),
+        config: root.join("configs/fig2-pub.yaml"),
+        mode: Mode::Quick,
+        skipped: None,
+    };
+    let md = fs::read_to_string(write_report(&quick, &[entry]).unwrap()).unwrap();
+    let expect = [
+        "| condition | ours, quick: final test error (%) | published, 2000000 iterations (%) | paper (%) | published − paper (pp) |",
+        // published: (3.60 + 3.62) / 2 = 3.61, s.e. 0.01; 3.61 − 3.51 = 0.10 = 2.8% of 3.51
+        "| np σ=0.001 | 11.00 ± 1.00 (n=2) | 3.61 ± 0.01 (n=2) | 3.51 | +0.10 (+2.8%) |",
+        "| np σ=0.0001 | not run | not run | 3.51 | — |",
+        "| fa | 9.00 (n=1) | not run | 4.28 | — |",
+        // published: (3.15 + 3.23) / 2 = 3.19, s.e. 0.04; 3.19 − 2.65 = 0.54 = 20.4% of 2.65
+        "| bp | 8.00 (n=1) | 3.19 ± 0.04 (n=2) | 2.65 | +0.54 (+20.4%) |",
+        "- Beside it: the published full-length result of the same config",
+        "results/fig2-pub`",
+        // The BP gap is the published run's, not the quick run's 5.35 points.
+        "**BP.** Our published run is 0.54 points above the paper's 2.65%",
+    ];
+    for line in expect {
+        assert!(md.contains(line), "REPORT.md lacks `{line}`:\n{md}");
+    }
+    assert!(
+        !md.contains("ours − paper"),
+        "a quick run set against the paper:\n{md}"
+    );
 }
 
 /// Like [`experiment`], with each run's metrics.csv and config.yaml given per run.

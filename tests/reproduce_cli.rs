@@ -323,3 +323,76 @@ fn publish_results_copies_a_finished_experiment_and_refuses_an_unfinished_one() 
         "{err}"
     );
 }
+
+/// `credit reproduce --quick` sets each quick result beside the published full-length result
+/// of the same config: the checkout's results/<config name>/ next to its configs/.
+#[test]
+fn quick_report_shows_the_published_full_length_result() {
+    let dir = tmp_dir("reproduce-quick-published");
+    let configs = dir.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let quick_block = "quick:\n  training: { iterations: 60, log_every: 30, eval_every: 60 }\n";
+    std::fs::write(
+        configs.join("theory.yaml"),
+        format!("{SMALL_THEORY}{quick_block}"),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let credit = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_credit"))
+            .args(args)
+            .env("CREDIT_CONFIGS", &configs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let cfg = configs.join("theory.yaml");
+    credit(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        results.to_str().unwrap(),
+    ]);
+    let quick = results.join("quick");
+    credit(&[
+        "reproduce",
+        "theory",
+        "--quick",
+        "--device",
+        "cpu",
+        "--out",
+        quick.to_str().unwrap(),
+    ]);
+    let report = std::fs::read_to_string(quick.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("- Beside it: the published full-length result of the same config"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "| rule | layer | σ | ours, quick: final relative error | published, full length |"
+        ),
+        "{report}"
+    );
+    // The published column holds the full-length runs' mean over seeds, read here from their
+    // summary.csv: np, layer 3, σ = 0.1.
+    let summary = std::fs::read_to_string(results.join("theory/summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let values: Vec<f64> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[col("condition")] == "np sigma=0.1")
+        .map(|r| r[col("final_rel_err_l3")].parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2);
+    let mean = format!("{:.3e}", (values[0] + values[1]) / 2.0);
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("| np | 3 | 0.1 |"))
+        .unwrap_or_else(|| panic!("no np layer 3 σ 0.1 row: {report}"));
+    let published = row.split(" | ").nth(4).unwrap();
+    assert!(published.starts_with(&mean), "{row} against {mean}");
+}

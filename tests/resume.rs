@@ -7,15 +7,29 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+/// On the torch engine (`engine: torch`); `NP_RIDGE_FUSED` is the same on the fused engine.
 const NP_RIDGE: &str = r#"
 experiment: np-ridge
 task: classify
 data: { dataset: synthetic-mnist, train_size: 2000, test_size: 300 }
 network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, identity] }
-training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, test_error_noisy: true }
+training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, test_error_noisy: true, engine: torch }
 runs:
   - { rule: np, lr: 0.001, sigma: [0.01, 0.1], solver: ridge, warmup: 100 }
   - { rule: fa, lr: 0.001 }
+"#;
+
+/// The fused engine (`auto` on the CPU), on sparse MNIST-shaped inputs; longer, as its steps
+/// are faster, so that the kill lands mid-run.
+const NP_RIDGE_FUSED: &str = r#"
+experiment: np-ridge-fused
+task: classify
+data: { dataset: synthetic-mnist-sparse, train_size: 2000, test_size: 300 }
+network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, identity] }
+training: { iterations: 40000, batch_size: 16, log_every: 100, eval_every: 4000, seeds: [0, 1], checkpoint_every: 250, test_error_noisy: true }
+runs:
+  - { rule: np, lr: 0.001, sigma: [0.01, 0.1], solver: ridge, warmup: 100 }
+  - { rule: sg, lr: 0.001, solver: sgd, lr_b: 0.0005, train_noise: 0.01 }
 "#;
 
 const AE_ADAM: &str = r#"
@@ -27,6 +41,17 @@ training: { iterations: 1500, batch_size: 16, log_every: 50, eval_every: 250, se
 runs:
   - { rule: bp, lr: 0.001, optimizer: adam }
   - { rule: np, lr: 0.001, optimizer: adam, sigma: 0.05, solver: sgd, lr_b: 0.0001, perturb_bias: false }
+"#;
+
+const PEER_RULES: &str = r#"
+experiment: peer-rules
+task: classify
+data: { dataset: synthetic-mnist, train_size: 2000, test_size: 300 }
+network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, sigmoid] }
+training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, loss: sigmoid_cross_entropy, loss_reduction: mean }
+runs:
+  - { rule: brsf, lr: 0.2 }
+  - { rule: wm, lr: 0.05, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0, mirror_decay: 0.1, mirror_warmup: 20 }
 "#;
 
 fn start(config: &Path, out: &Path) -> Child {
@@ -82,17 +107,12 @@ fn random_delay(max: u64) -> Duration {
     Duration::from_millis(nanos % max)
 }
 
-fn kill9_and_resume(name: &str, yaml: &str) {
+fn kill9_and_resume(name: &str, exp: &str, yaml: &str) {
     let dir = tmp_dir(name);
     let config = write_config(&dir, "exp", yaml);
     let (reference, resumed) = (dir.join("reference"), dir.join("resumed"));
     finish(&config, &reference);
 
-    let exp = if yaml.contains("np-ridge") {
-        "np-ridge"
-    } else {
-        "ae-adam"
-    };
     let mut child = start(&config, &resumed);
     wait_for_checkpoint(&resumed.join(exp), &mut child);
     let delay = random_delay(1500);
@@ -124,12 +144,23 @@ fn kill9_and_resume(name: &str, yaml: &str) {
 
 #[test]
 fn np_with_ridge_resumes_after_kill9_byte_identical() {
-    kill9_and_resume("resume-np-ridge", NP_RIDGE);
+    kill9_and_resume("resume-np-ridge", "np-ridge", NP_RIDGE);
+}
+
+#[test]
+fn the_fused_engine_resumes_after_kill9_byte_identical() {
+    kill9_and_resume("resume-np-ridge-fused", "np-ridge-fused", NP_RIDGE_FUSED);
 }
 
 #[test]
 fn autoencoder_with_adam_resumes_after_kill9_byte_identical() {
-    kill9_and_resume("resume-ae-adam", AE_ADAM);
+    kill9_and_resume("resume-ae-adam", "ae-adam", AE_ADAM);
+}
+
+#[test]
+fn brsf_and_weight_mirror_resume_after_kill9_byte_identical() {
+    // brSF's |M| and the mirror's X are drawn from (seed, step): nothing else to restore.
+    kill9_and_resume("resume-peer-rules", "peer-rules", PEER_RULES);
 }
 
 #[test]

@@ -126,6 +126,7 @@ fn summary(trial: u64, seed: u64, results: &[(&str, f64)], diverged: bool) -> Ru
         iterations: 300,
         seconds: 1.0,
         device: "cpu".into(),
+        engine: "torch".into(),
         params: [("trial".to_string(), trial as f64)].into(),
         results: if diverged {
             BTreeMap::new()

@@ -15,8 +15,10 @@
 // The reference is deliberately plain: explicit index loops over samples, rows and columns.
 #![allow(clippy::needless_range_loop)]
 mod common;
+use credit_assign::fused;
+use credit_assign::mlp::engine::{Engine, EngineKind};
 use credit_assign::mlp::streams::DataOrder;
-use credit_assign::mlp::{sweep, tasks, Trainer};
+use credit_assign::mlp::{sweep, tasks};
 use credit_assign::rng::{NoiseStream, Stream};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -313,7 +315,7 @@ impl Reference {
 // Driving both.
 
 /// Member m's state out of a trainer: (W, B).
-fn state(trainer: &mut Trainer, m: i64) -> (Vec<Mat>, Vec<Mat>) {
+fn state(trainer: &mut Engine, m: i64) -> (Vec<Mat>, Vec<Mat>) {
     let saved = trainer.save();
     let pick = |prefix: &str| -> Vec<Mat> {
         (0..)
@@ -334,16 +336,44 @@ fn rows(t: &Tensor) -> Vec<Vec<f64>> {
     m.d.chunks(m.cols).map(<[f64]>::to_vec).collect()
 }
 
-/// Train the engine and the reference side by side for STEPS steps; return the largest
-/// relative error of any W or B, over both members.
+/// A member's unit normals of step k, as the engine draws them: [T · Σ c_i].
+enum Normals {
+    /// The torch engine's: libtorch's generator, in chunks of steps.
+    Torch(NoiseStream),
+    /// The fused engine's: counter-keyed by (seed, stream, step).
+    Fused { seed: u64, len: usize },
+}
+
+impl Normals {
+    fn at(&mut self, step: u64) -> Vec<f64> {
+        match self {
+            Normals::Torch(s) => {
+                Vec::<f64>::try_from(s.at(step).to_kind(Kind::Double).reshape([-1])).unwrap()
+            }
+            Normals::Fused { seed, len } => {
+                let mut z = vec![0.0f32; *len];
+                fused::noise::fill(*seed, Stream::Noise, step, &mut z);
+                z.into_iter().map(f64::from).collect()
+            }
+        }
+    }
+}
+
+/// Train the torch engine and the reference side by side for STEPS steps; return the
+/// largest relative error of any W or B, over both members.
 fn compare(run: &str, rule: RuleRef, bug: Bug) -> f64 {
+    compare_on(EngineKind::Torch, run, rule, bug)
+}
+
+/// As `compare`, on either engine.
+fn compare_on(engine: EngineKind, run: &str, rule: RuleRef, bug: Bug) -> f64 {
     let exp = common::experiment(&config(run));
     let group = &sweep::programs(&exp).unwrap()[0];
     assert_eq!(group.members.len(), 2, "both seeds in one batched program");
     let data = tasks::load(&exp, Path::new("data"), Device::Cpu).unwrap();
     let n_train = data.train_len();
     let (train_x, train_y) = (rows(&data.train_x), rows(data.train_y.as_ref().unwrap()));
-    let mut trainer = Trainer::new(&exp, group, n_train, Device::Cpu).unwrap();
+    let mut trainer = Engine::new(engine, &exp, group, &data, Device::Cpu).unwrap();
     let sizes: Vec<usize> = group.sizes.iter().map(|&s| s as usize).collect();
     let t = exp.training.batch_size;
     let spec = &group.spec;
@@ -351,7 +381,7 @@ fn compare(run: &str, rule: RuleRef, bug: Bug) -> f64 {
     let cols: Vec<usize> = sizes[1..sizes.len() - 1].iter().map(|n| n + 1).collect();
     let per_step = cols.iter().sum::<usize>() as i64 * t;
 
-    let mut refs: Vec<(Reference, DataOrder, NoiseStream)> = group
+    let mut refs: Vec<(Reference, DataOrder, Normals)> = group
         .members
         .iter()
         .enumerate()
@@ -382,22 +412,33 @@ fn compare(run: &str, rule: RuleRef, bug: Bug) -> f64 {
                 warmup: spec.warmup,
             };
             let seeds = [member.seed];
+            let normals = match engine {
+                EngineKind::Torch => Normals::Torch(NoiseStream::new(
+                    &seeds,
+                    Stream::Noise,
+                    per_step,
+                    Device::Cpu,
+                )),
+                EngineKind::Fused => Normals::Fused {
+                    seed: member.seed,
+                    len: per_step as usize,
+                },
+            };
             (
                 reference,
                 DataOrder::new(&seeds, n_train, t, Device::Cpu),
-                NoiseStream::new(&seeds, Stream::Noise, per_step, Device::Cpu),
+                normals,
             )
         })
         .collect();
 
     for step in 0..STEPS {
-        trainer.step(&data, false);
+        trainer.step(&data, false).unwrap();
         for (r, order, noise) in refs.iter_mut() {
             let idx = Vec::<i64>::try_from(order.batch(step).reshape([-1])).unwrap();
             let xs: Vec<Vec<f64>> = idx.iter().map(|&i| train_x[i as usize].clone()).collect();
             let ys: Vec<Vec<f64>> = idx.iter().map(|&i| train_y[i as usize].clone()).collect();
-            let z =
-                Vec::<f64>::try_from(noise.at(step).to_kind(Kind::Double).reshape([-1])).unwrap();
+            let z = noise.at(step);
             // Sample s's Ξ^i: z[offset_i + s·c_i .. + c_i] · σ.
             let xi: Vec<Vec<Vec<f64>>> = (0..t as usize)
                 .map(|s| {
@@ -475,4 +516,23 @@ fn a_wrong_reference_is_caught() {
     // And a wrong rule for the same config (fa's fixed B against np's fitted one).
     let e = compare(NP_RIDGE, RuleRef::Fa, Bug::None);
     assert!(e > 10.0 * TOL, "fa against np: only {e:.2e} apart");
+}
+
+/// The fused engine's step is the same maths: every rule and solver it has against the same
+/// reference, with the same tolerance (its noise comes from its own generator, regenerated
+/// here by `fused::noise::fill`).
+#[test]
+fn the_fused_engine_matches_the_reference() {
+    let fused = |run, rule| compare_on(EngineKind::Fused, run, rule, Bug::None);
+    for (name, run, rule) in [
+        ("np ridge", NP_RIDGE, RuleRef::NpRidge),
+        ("np sgd", NP_SGD, RuleRef::NpSgd),
+        ("fa", "{ rule: fa, lr: 0.01 }", RuleRef::Fa),
+        ("bp", "{ rule: bp, lr: 0.01 }", RuleRef::Bp),
+    ] {
+        let e = fused(run, rule);
+        assert!(e < TOL, "fused {name}: relative error {e:.2e}");
+    }
+    let e = compare_on(EngineKind::Fused, NP_RIDGE, RuleRef::NpRidge, Bug::Gamma);
+    assert!(e > 10.0 * TOL, "fused, γ = 0.11: only {e:.2e} apart");
 }

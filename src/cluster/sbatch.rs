@@ -163,6 +163,9 @@ pub fn array_script(p: &Plan) -> Result<String> {
         "--threads".into(),
         "\"${SLURM_CPUS_PER_TASK:-1}\"".into(),
     ]);
+    if let Some(engine) = crate::mlp::engine::command_line() {
+        run.extend(["--engine".into(), engine.name().into()]);
+    }
     let _ = write!(
         s,
         r#"

@@ -63,7 +63,7 @@ pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
             &expected_config(cfg, run)?,
         )? {
             Record::Whole(s) => {
-                done.push(s);
+                done.push(*s);
                 continue;
             }
             Record::Damaged(why) => format!(": damaged: {why}"),

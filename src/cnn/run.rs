@@ -80,7 +80,7 @@ pub fn train_run(
     if saved.is_none() && !fresh {
         // A damaged run (its files disagree) is trained again.
         if let Record::Whole(done) = record(&run_dir, &cfg.experiment, &plan.name, &text)? {
-            return Ok(done);
+            return Ok(*done);
         }
     }
     write_atomic(&run_dir.join("config.yaml"), text.as_bytes())?;
@@ -257,6 +257,7 @@ impl<'a> Run<'a> {
         tensors.push(("adam.t".into(), adam_t));
         tensors.push(("loss_sum".into(), self.loss_sum.shallow_clone()));
         let meta = Meta {
+            engine: None,
             iteration: self.iteration,
             config_hash: self.config_hash.clone(),
             code_version: code_version(),
@@ -330,6 +331,7 @@ impl<'a> Run<'a> {
             iterations: self.iteration,
             seconds,
             device: crate::device::name(self.device),
+            engine: "torch".into(),
             params: params(plan),
             results: results(self.cfg.protocol, &self.st, seconds),
         };

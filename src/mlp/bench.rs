@@ -58,36 +58,6 @@ fn run_line(network: &Network, rule: &str) -> String {
     }
 }
 
-/// Floating-point operations of one member's step (multiply-add = 2), from the shapes.
-pub fn step_flops(sizes: &[i64], batch: i64, rule: &str) -> f64 {
-    let n = sizes.len() - 1;
-    let layer = |i: usize| ((sizes[i - 1] + 1) * sizes[i]) as f64; // W^i's entries
-    let forward: f64 = (1..=n).map(layer).sum();
-    let down: f64 = (2..=n).map(|i| (sizes[i - 1] * sizes[i]) as f64).sum();
-    let grads = forward;
-    let mut per_sample = forward + down + grads;
-    let noisy: f64 = (2..=n).map(layer).sum(); // from the first perturbed layer up
-    match rule {
-        "np" => {
-            // The noisy pass and the B fits (R Bᵀ, Rᵀ R, λ̂ᵀ R).
-            let fit: f64 = (2..=n)
-                .map(|i| layer(i) * 2.0 + (sizes[i] * sizes[i]) as f64)
-                .sum();
-            per_sample += noisy + fit;
-        }
-        "np_dfa" => {
-            // The noisy pass and the D fits: regressor E^{N+1}, one D^i per hidden layer.
-            let out = sizes[n] as f64;
-            let fit: f64 = (1..n)
-                .map(|i| 3.0 * sizes[i] as f64 * out + out * out)
-                .sum();
-            per_sample += noisy + fit;
-        }
-        _ => {}
-    }
-    2.0 * batch as f64 * per_sample
-}
-
 /// GFLOP/s of a large single-precision matrix product on `device`: the practical ceiling.
 pub fn sgemm_gflops(device: Device) -> f64 {
     let n = 1024;
@@ -128,7 +98,7 @@ pub fn time_mlp(
     let exp = Experiment::from_value(serde_yaml::from_str(&yaml)?, "bench")?;
     let data = tasks::load(&exp, Path::new("data"), device)?;
     let group = &sweep::programs(&exp)?[0];
-    let flops = step_flops(network.sizes, 32, rule) * members as f64;
+    let flops = crate::cost::step_flops(network.sizes, 32, rule) * members as f64;
     crate::device::threads_for(device, flops);
     let _guard = tch::no_grad_guard();
     let (mut secs, mut cpu) = (f64::INFINITY, f64::INFINITY);

@@ -106,7 +106,7 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<RunSummary>> {
             if let Record::Whole(s) =
                 record(&dir, &exp.experiment, &m.run, &g.run_config(&exp, m)?)?
             {
-                all.push(s);
+                all.push(*s);
             }
         }
     }

@@ -2,7 +2,10 @@
 //! `quick:` overrides are shared with the CNN (`crate::config`); expanding the runs into
 //! batched programs is `super::sweep`.
 use crate::nets::activation::Activation;
+use crate::nets::init::Init;
+use crate::nets::loss::{Loss, Reduction};
 use crate::optim::OptimizerKind;
+use crate::rules::wm::MirrorKind;
 use crate::rules::Rule;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -42,7 +45,8 @@ pub enum Task {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// mnist | fashion-mnist | synthetic-mnist | gaussian
+    /// mnist | fashion-mnist | synthetic-mnist | synthetic-mnist-sparse | cifar10 (flattened
+    /// to 3072) | gaussian
     pub dataset: String,
     /// Training images used; the rest of the training file is held out (the code: 55k + 5k).
     #[serde(default)]
@@ -78,20 +82,45 @@ impl Holdout {
     }
 }
 
-/// How a learned B (or D) starts.
+/// How B (or D) starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum BInit {
-    /// Drawn like W (and like FA's fixed B of the same seed).
+    /// Drawn from W's init (`w_init`), from its own stream: FA's fixed B of the same seed.
     #[default]
     Random,
-    /// All zeros, as the authors' code started NP's B.
+    /// All zeros, as the authors' code started NP's B (rules that learn B only).
     Zero,
+    /// Drawn from this init instead of W's.
+    HeNormal,
+    NormalFanSum,
+    XavierUniform,
 }
 
 impl BInit {
     fn is_random(&self) -> bool {
         *self == BInit::Random
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BInit::Random => "random",
+            BInit::Zero => "zero",
+            BInit::HeNormal => "he_normal",
+            BInit::NormalFanSum => "normal_fan_sum",
+            BInit::XavierUniform => "xavier_uniform",
+        }
+    }
+
+    /// The distribution B is drawn from, given W's; None for zero.
+    pub fn init(self, w_init: Init) -> Option<Init> {
+        match self {
+            BInit::Random => Some(w_init),
+            BInit::Zero => None,
+            BInit::HeNormal => Some(Init::HeNormal),
+            BInit::NormalFanSum => Some(Init::NormalFanSum),
+            BInit::XavierUniform => Some(Init::XavierUniform),
+        }
     }
 }
 
@@ -142,6 +171,19 @@ pub struct TrainingSpec {
     /// architecture together). Smaller programs bound memory and give more shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_members: Option<usize>,
+    /// The output loss: squared_error (default), sigmoid_cross_entropy (a sigmoid output
+    /// layer) or softmax_cross_entropy (an identity output layer, classification).
+    #[serde(default, skip_serializing_if = "Loss::is_default")]
+    pub loss: Loss,
+    /// sum (default: L = Σ_t L_t, the paper's code) or mean (÷T, the peers').
+    #[serde(default, skip_serializing_if = "Reduction::is_default")]
+    pub loss_reduction: Reduction,
+    /// Which engine trains the programs (`auto`: fused on CPU where it can, else torch).
+    /// Like the device, it is not part of the config's identity (never serialized, so not
+    /// hashed): each run records the engine that trained it, and a program is never
+    /// continued by the other one (`mlp::engine`).
+    #[serde(default, skip_serializing)]
+    pub engine: super::engine::EngineChoice,
 }
 
 /// A number or a list of numbers; a list is swept.
@@ -224,9 +266,32 @@ pub struct RunSpec {
     /// This run's seeds (replaces training.seeds), e.g. Fig. 3's 10 seeds for the DAE.
     #[serde(default)]
     pub seeds: Option<Vec<u64>>,
-    /// How the learned B (np, sg) or D (np_dfa) starts: random (default) or zero (the code).
+    /// How B (or D) starts: random (W's init, default), zero (the code's NP; rules that learn
+    /// B), or an init of its own (he_normal, normal_fan_sum, xavier_uniform).
     #[serde(default, skip_serializing_if = "BInit::is_random")]
     pub b_init: BInit,
+    /// W's init: he_normal (default), normal_fan_sum (Akrout's) or xavier_uniform (biotorch's).
+    #[serde(default, skip_serializing_if = "Init::is_default")]
+    pub w_init: Init,
+    /// Kolen–Pollack's decay λ of W and B (kp; 0 is Akrout's code and equals matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<f64>,
+    /// The weight mirror (wm): decay (the paper's rule) or akrout (their code's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorKind>,
+    /// η_m, σ_m, λ_m of `mirror: decay` (B → (η_m σ_m²/λ_m) W).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_sigma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_decay: Option<f64>,
+    /// N_m, samples per mirror step (default 128, Akrout's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_batch: Option<i64>,
+    /// Mirror steps before training (default: akrout ⌊N_train/N_m⌋, decay 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_warmup: Option<u64>,
     /// Points (lr, sigma, lr_b) to run instead of the product of swept lists: one member per
     /// trial and seed. `credit search` writes these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +349,7 @@ impl Experiment {
             &self.network.activations,
             self.task,
         )?;
+        self.check_loss()?;
         let t = &self.training;
         for (field, v) in [
             ("iterations", t.iterations),
@@ -310,7 +376,14 @@ impl Experiment {
         if t.max_members == Some(0) {
             bail!("training.max_members must be positive; remove it to batch every run of an entry together");
         }
-        let known = ["mnist", "fashion-mnist", "synthetic-mnist", "gaussian"];
+        let known = [
+            "mnist",
+            "fashion-mnist",
+            "synthetic-mnist",
+            "synthetic-mnist-sparse",
+            "cifar10",
+            "gaussian",
+        ];
         if !known.contains(&self.data.dataset.as_str()) {
             bail!(
                 "data.dataset: '{}' is unknown; use one of {}",
@@ -370,6 +443,43 @@ impl Experiment {
     }
 }
 
+impl Experiment {
+    /// The loss fits the output layer and the targets.
+    fn check_loss(&self) -> Result<()> {
+        let loss = self.training.loss;
+        let Some(act) = loss.output_activation() else {
+            return Ok(());
+        };
+        let last = *self
+            .network
+            .activations
+            .last()
+            .expect("checked by check_sizes");
+        if last != act {
+            let name = |a: Activation| format!("{a:?}").to_lowercase();
+            bail!(
+                "training.loss: {} needs network.activations to end in {} (it ends in {}); \
+                 set the last activation to {}",
+                loss.name(),
+                name(act),
+                name(last),
+                name(act)
+            );
+        }
+        match (loss, self.task) {
+            (Loss::SoftmaxCrossEntropy, Task::Classify) => Ok(()),
+            (Loss::SoftmaxCrossEntropy, _) => {
+                bail!("training.loss: softmax_cross_entropy needs one-hot targets (task: classify)")
+            }
+            (_, Task::Teacher) => bail!(
+                "training.loss: {} needs targets in [0, 1]; the teacher task's are Gaussian",
+                loss.name()
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A name that stays one folder inside --out: no separators, no `..`, no hidden files.
 pub fn folder_name_ok(name: &str) -> bool {
     !name.is_empty()
@@ -390,10 +500,18 @@ fn check_seeds(field: &str, seeds: &[u64]) -> Result<()> {
 
 /// (input width, output width) the data set fixes, where it does.
 fn data_widths(exp: &Experiment) -> Option<(i64, i64)> {
-    let images = ["mnist", "fashion-mnist", "synthetic-mnist"].contains(&exp.data.dataset.as_str());
+    let images = [
+        "mnist",
+        "fashion-mnist",
+        "synthetic-mnist",
+        "synthetic-mnist-sparse",
+    ]
+    .contains(&exp.data.dataset.as_str());
     match exp.task {
         Task::Classify if images => Some((784, 10)),
         Task::Autoencode if images => Some((784, 784)),
+        Task::Classify if exp.data.dataset == "cifar10" => Some((3072, 10)),
+        Task::Autoencode if exp.data.dataset == "cifar10" => Some((3072, 3072)),
         _ => None,
     }
 }
@@ -573,14 +691,86 @@ impl RunSpec {
         if !positive(self.adam_eps) {
             bail!("adam_eps must be positive (got {})", self.adam_eps);
         }
-        if self.b_init == BInit::Zero && !self.rule.fits_feedback() {
+        if self.b_init == BInit::Zero && !self.rule.learns_feedback() {
             bail!(
-                "b_init: zero is only for rules that learn their feedback (np, np_dfa, sg); \
-                 {}'s feedback is not learned",
+                "b_init: zero is only for rules that learn their feedback (np, np_dfa, sg, \
+                 matched, kp, wm); {}'s feedback is not learned",
                 self.rule.name()
             );
         }
-        Ok(())
+        if !self.b_init.is_random() && !self.rule.draws_feedback() {
+            bail!(
+                "b_init: {} has no drawn B to start (sign symmetry builds B from W; bp has \
+                 none); remove it",
+                self.rule.name()
+            );
+        }
+        self.validate_kp()?;
+        self.validate_wm()
+    }
+
+    fn validate_kp(&self) -> Result<()> {
+        match (self.decay, self.rule) {
+            (None, Rule::Kp) => {
+                bail!("decay (λ, in [0, 1)) is required for rule kp; 0 is Akrout's code")
+            }
+            (Some(_), Rule::Kp) if self.freeze_w => {
+                bail!("freeze_w: kp's B moves only with W's steps; remove freeze_w")
+            }
+            (Some(l), Rule::Kp) if !((0.0..1.0).contains(&l)) => {
+                bail!("decay must be in [0, 1) (got {l})")
+            }
+            (Some(_), r) if r != Rule::Kp => bail!("decay is only used by kp; remove it"),
+            _ => Ok(()),
+        }
+    }
+
+    fn validate_wm(&self) -> Result<()> {
+        let fields = [
+            ("mirror_lr", self.mirror_lr),
+            ("mirror_sigma", self.mirror_sigma),
+            ("mirror_decay", self.mirror_decay),
+        ];
+        if self.rule != Rule::Wm {
+            let set = self.mirror.is_some()
+                || self.mirror_batch.is_some()
+                || self.mirror_warmup.is_some()
+                || fields.iter().any(|(_, v)| v.is_some());
+            if set {
+                bail!("mirror and mirror_* are only used by wm; remove them");
+            }
+            return Ok(());
+        }
+        if self.mirror_batch.is_some_and(|n| n <= 0) {
+            bail!("mirror_batch (N_m) must be positive; remove it for 128");
+        }
+        match self.mirror {
+            None => bail!("mirror (decay or akrout) is required for rule wm"),
+            Some(MirrorKind::Akrout) => {
+                if let Some((field, _)) = fields.iter().find(|(_, v)| v.is_some()) {
+                    bail!(
+                        "{field}: mirror: akrout uses Akrout et al.'s constants; remove it, or \
+                         use mirror: decay"
+                    );
+                }
+                Ok(())
+            }
+            Some(MirrorKind::Decay) => {
+                for (field, v) in fields {
+                    match v {
+                        None => bail!("{field} is required with mirror: decay"),
+                        Some(v) if !positive(v) => {
+                            bail!("{field} must be positive and finite (got {v})")
+                        }
+                        _ => {}
+                    }
+                }
+                match self.mirror_decay {
+                    Some(l) if l >= 1.0 => bail!("mirror_decay (λ_m) must be below 1 (got {l})"),
+                    _ => Ok(()),
+                }
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! the authors' noisy-output score.
 use super::config::Task;
 use super::tasks::TaskData;
-use crate::nets::mlp::{mse_per_sample, Mlp};
+use crate::nets::mlp::Mlp;
 use crate::rng::{randn_members, Stream};
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
@@ -20,8 +20,9 @@ pub struct NoisyScore<'a> {
     pub perturb_bias: bool,
 }
 
-/// `test_loss` (in the unit of the training loss: ½ Σ over a batch of T, i.e. T × the mean
-/// per-example loss) and, for classification, `test_error` on the clean output.
+/// `test_loss` (in the unit of the training loss: the loss of a batch of T, i.e. T × the mean
+/// per-example loss, or the mean itself with `loss_reduction: mean`) and, for
+/// classification, `test_error` on the clean output.
 ///
 /// With `noisy`, also `test_error_noisy`: the error of the output with node perturbation's
 /// noise on every hidden layer, as the authors' code scored Fig. 2 (drawn from its own
@@ -92,7 +93,9 @@ fn score(
                 .expand([m, len, y.size()[1]], false),
             None => xm.shallow_clone(),
         };
-        loss += mse_per_sample(trace.y_hat(), &y)
+        loss += net
+            .loss
+            .per_sample(trace.a_out(), trace.y_hat(), &y)
             .to_kind(Kind::Double)
             .sum_dim_intlist(1, false, None);
         if task == Task::Classify {
@@ -119,7 +122,7 @@ fn score(
     let [loss_name, error_name, noisy_name] = set.names;
     let mut out = vec![(
         loss_name,
-        Vec::<f64>::try_from(loss * (t as f64 / n_test as f64))?,
+        Vec::<f64>::try_from(loss * (net.reduction.scale(t) * t as f64 / n_test as f64))?,
     )];
     if task == Task::Classify {
         out.push((error_name, Vec::<f64>::try_from(wrong / n_test as f64)?));

@@ -3,6 +3,7 @@
 //! checkpoint resumes from it.
 use super::collect;
 use super::config::Experiment;
+use super::engine::{self, EngineKind};
 use super::run::{run_program, Context};
 use super::shard::{self, Shard};
 use super::sweep::{self, Group};
@@ -71,6 +72,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         exp_dir: &exp_dir,
         device: opts.device,
         config_hash: &config_hash,
+        engine: engine::command_line().unwrap_or(exp.training.engine),
     };
     if let Some(s) = opts.shard {
         crate::folder::record_shards(&exp_dir, s.count)?;
@@ -83,7 +85,14 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     let mut all = Vec::new();
     for g in selected {
         let summaries = match finished(&cx, g)? {
-            Some(done) => done,
+            Some(done) => {
+                let kind = EngineKind::choose(cx.engine, exp, g, opts.device)?;
+                for s in &done {
+                    let what = format!("{}/{}", exp.experiment, s.run);
+                    kind.ensure_same(Some(&s.engine), &what)?;
+                }
+                done
+            }
             None => run_program(&cx, g, &data).with_context(|| {
                 format!(
                     "{}: training runs[{}] ({})",
@@ -153,7 +162,7 @@ fn finished(cx: &Context, g: &Group) -> Result<Option<Vec<RunSummary>>> {
             &m.run,
             &config,
         )? {
-            Record::Whole(s) => out.push(s),
+            Record::Whole(s) => out.push(*s),
             Record::Absent => return Ok(None),
             Record::Damaged(why) => {
                 eprintln!("{}/{}: {why}; training it again", cx.exp.experiment, m.run);

@@ -8,6 +8,7 @@ pub mod autoencoder;
 pub mod bench;
 pub mod collect;
 pub mod config;
+pub mod engine;
 pub mod eval;
 pub mod experiment;
 pub mod log;

@@ -6,11 +6,11 @@
 //! uninterrupted run writes.
 use super::autoencoder;
 use super::config::Experiment;
+use super::engine::{Engine, EngineChoice, EngineKind};
 use super::eval::{evaluate, evaluate_val, NoisyScore};
 use super::log::{RunLog, Saved};
 use super::sweep::Group;
 use super::tasks::TaskData;
-use super::trainer::Trainer;
 use crate::checkpoint::{self, code_version, Meta};
 use crate::metrics::Measured;
 use crate::output::{write_atomic, RunSummary, Status};
@@ -32,6 +32,8 @@ pub struct Context<'a> {
     pub device: Device,
     /// [`crate::config::hash`] of the resolved experiment.
     pub config_hash: &'a str,
+    /// `--engine`, else `training.engine`.
+    pub engine: EngineChoice,
 }
 
 impl Context<'_> {
@@ -53,7 +55,7 @@ struct LoopState {
 struct Program<'a> {
     cx: &'a Context<'a>,
     group: &'a Group,
-    trainer: Trainer,
+    engine: Engine,
     logs: Vec<RunLog>,
     latent: Option<autoencoder::Outputs>,
     run_dirs: Vec<PathBuf>,
@@ -68,10 +70,10 @@ struct Program<'a> {
 pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<RunSummary>> {
     let mut p = Program::start(cx, group, data)?;
     let tr = &cx.exp.training;
-    let mut progress = Progress::new(&label(cx.exp, group), tr.iterations, p.trainer.iteration);
-    let (mut last_checkpoint, mut clock) = (p.trainer.iteration, Instant::now());
+    let mut progress = Progress::new(&label(cx.exp, group), tr.iterations, p.engine.iteration());
+    let (mut last_checkpoint, mut clock) = (p.engine.iteration(), Instant::now());
     loop {
-        let step = p.trainer.iteration;
+        let step = p.engine.iteration();
         let due = match tr.checkpoint_every {
             Some(every) => step % every == 0,
             None => clock.elapsed() >= CHECKPOINT_WALL,
@@ -97,17 +99,37 @@ pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<R
         }
         if step == tr.iterations {
             if log_now {
-                let measured = p.trainer.measure(data);
+                let measured = p.engine.measure(data)?;
                 p.record(step, &measured)?;
             }
             break;
         }
-        let measured = p.trainer.step(data, log_now);
+        let measured = p.engine.step(data, log_now)?;
         p.record(step, &measured)?;
-        progress.set(step + 1);
+        // Nothing is observed before the next event: those steps run as one stretch.
+        p.engine.advance(data, next_event(cx.exp, step + 1));
+        progress.set(p.engine.iteration());
     }
     progress.finish();
     p.finish(data)
+}
+
+/// The first iteration at or after `from` that logs, evaluates, saves a latent code, is due
+/// a checkpoint by `training.checkpoint_every`, or ends the run.
+fn next_event(exp: &Experiment, from: u64) -> u64 {
+    let tr = &exp.training;
+    let next_multiple = |every: u64| from.div_ceil(every) * every;
+    let mut at = tr
+        .iterations
+        .min(next_multiple(tr.log_every))
+        .min(next_multiple(tr.eval_every));
+    if let Some(every) = tr.checkpoint_every {
+        at = at.min(next_multiple(every));
+    }
+    tr.latent_at
+        .iter()
+        .filter(|&&k| k >= from)
+        .fold(at, |at, &k| at.min(k))
 }
 
 /// `fig2 np (M=20)`: the progress label of a program.
@@ -121,13 +143,17 @@ impl<'a> Program<'a> {
     /// A new program, or the one its checkpoint describes.
     fn start(cx: &'a Context<'a>, group: &'a Group, data: &TaskData) -> Result<Self> {
         let exp = cx.exp;
-        let flops = super::bench::step_flops(
-            &group.sizes,
-            exp.training.batch_size,
-            group.spec.rule.name(),
-        );
-        crate::device::threads_for(cx.device, flops * group.members.len() as f64);
-        let mut trainer = Trainer::new(exp, group, data.train_len(), cx.device)?;
+        let kind = EngineKind::choose(cx.engine, exp, group, cx.device)?;
+        if kind == EngineKind::Torch {
+            let flops = crate::cost::step_flops(
+                &group.sizes,
+                exp.training.batch_size,
+                group.spec.rule.name(),
+            );
+            crate::device::threads_for(cx.device, flops * group.members.len() as f64);
+        }
+        let mut engine = Engine::new(kind, exp, group, data, cx.device)?;
+        eprintln!("{}: engine {}", label(exp, group), engine.describe());
         let run_dirs: Vec<PathBuf> = group
             .members
             .iter()
@@ -151,8 +177,8 @@ impl<'a> Program<'a> {
                 (logs, latent, 0.0)
             }
             Some((meta, state)) => {
-                check_meta(cx, group, &meta)?;
-                trainer.load(&state)?;
+                check_meta(cx, group, &meta, kind)?;
+                engine.load(&state)?;
                 let s: LoopState = serde_json::from_value(meta.state)?;
                 let logs = run_dirs
                     .iter()
@@ -177,7 +203,7 @@ impl<'a> Program<'a> {
         Ok(Self {
             cx,
             group,
-            trainer,
+            engine,
             logs,
             latent,
             run_dirs,
@@ -187,7 +213,7 @@ impl<'a> Program<'a> {
         })
     }
 
-    /// Write the checkpoint of iteration `trainer.iteration`, logs flushed to it.
+    /// Write the checkpoint of the engine's next iteration, logs flushed to it.
     fn checkpoint(&mut self) -> Result<()> {
         let t0 = Instant::now();
         let state = LoopState {
@@ -200,13 +226,14 @@ impl<'a> Program<'a> {
             seconds: self.seconds_before + self.started.elapsed().as_secs_f64(),
         };
         let meta = Meta {
-            iteration: self.trainer.iteration,
+            engine: Some(self.engine.kind().name().to_string()),
+            iteration: self.engine.iteration(),
             config_hash: self.cx.config_hash.to_string(),
             code_version: code_version(),
             state: serde_json::to_value(state)?,
             tensors: String::new(),
         };
-        let tensors = self.trainer.save();
+        let tensors = self.engine.save();
         checkpoint::save(&self.cx.checkpoint_dir(), &self.group.id(), &tensors, &meta)?;
         self.checkpoints.0 += 1;
         self.checkpoints.1 += t0.elapsed().as_secs_f64();
@@ -216,8 +243,7 @@ impl<'a> Program<'a> {
     /// The logs of iteration `step`: train loss (log), test metrics (eval), latent code.
     fn observe(&mut self, data: &TaskData, step: u64, log_now: bool, eval_now: bool) -> Result<()> {
         if log_now {
-            if let Some(loss) = self.trainer.take_train_loss() {
-                let loss = Vec::<f64>::try_from(loss.to_kind(Kind::Double))?;
+            if let Some(loss) = self.engine.take_train_loss()? {
                 for (log, &v) in self.logs.iter_mut().zip(&loss) {
                     log.record(step, "train_loss", None, v)?;
                     log.check_finite(step, v);
@@ -228,7 +254,7 @@ impl<'a> Program<'a> {
             self.evaluate(data, step)?;
         }
         if let Some(latent) = self.latent.as_mut() {
-            latent.step(&self.trainer.net, data, step, &alive(&self.logs))?;
+            latent.step(&self.engine.net(), data, step, &alive(&self.logs))?;
         }
         Ok(())
     }
@@ -236,16 +262,17 @@ impl<'a> Program<'a> {
     fn evaluate(&mut self, data: &TaskData, step: u64) -> Result<()> {
         let exp = self.cx.exp;
         let seeds: Vec<u64> = self.group.members.iter().map(|m| m.seed).collect();
+        let (net, sigma) = (self.engine.net(), self.engine.sigma());
         let noisy = (exp.training.test_error_noisy && self.group.spec.rule.perturbs()).then(|| {
             NoisyScore {
                 seeds: &seeds,
-                sigma: &self.trainer.sigma,
+                sigma: &sigma,
                 perturb_bias: self.group.spec.perturb_bias,
             }
         });
         let t = exp.training.batch_size;
-        let mut results = evaluate(&self.trainer.net, data, exp.task, t, step, noisy.as_ref())?;
-        results.extend(evaluate_val(&self.trainer.net, data, exp.task, t)?);
+        let mut results = evaluate(&net, data, exp.task, t, step, noisy.as_ref())?;
+        results.extend(evaluate_val(&net, data, exp.task, t)?);
         for (k, log) in self.logs.iter_mut().enumerate() {
             let values: Vec<(&str, f64)> = results.iter().map(|(n, v)| (*n, v[k])).collect();
             log.record_eval(step, &values)?;
@@ -269,7 +296,7 @@ impl<'a> Program<'a> {
     fn finish(self, data: &TaskData) -> Result<Vec<RunSummary>> {
         let (cx, exp) = (self.cx, self.cx.exp);
         if let Some(latent) = self.latent {
-            latent.finish(&self.trainer.net, data, &alive(&self.logs))?;
+            latent.finish(&self.engine.net(), data, &alive(&self.logs))?;
         }
         let seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
         if let (n @ 1.., spent) = self.checkpoints {
@@ -297,6 +324,7 @@ impl<'a> Program<'a> {
                 iterations: diverged_at.unwrap_or(exp.training.iterations),
                 seconds,
                 device: crate::device::name(cx.device),
+                engine: self.engine.kind().name().to_string(),
                 params: m.params.clone(),
                 results: log.finish()?,
             };
@@ -308,8 +336,10 @@ impl<'a> Program<'a> {
     }
 }
 
-/// A checkpoint written for another config is never resumed.
-fn check_meta(cx: &Context, group: &Group, meta: &Meta) -> Result<()> {
+/// A checkpoint written for another config, or by another engine, is never resumed.
+fn check_meta(cx: &Context, group: &Group, meta: &Meta, engine: EngineKind) -> Result<()> {
+    let what = format!("{}: the checkpoint of {}", cx.exp.experiment, group.id());
+    engine.ensure_same(meta.engine.as_deref(), &what)?;
     if meta.config_hash != cx.config_hash {
         bail!(
             "{}: the checkpoint of {} was written for another config (hash {} against {}); \

@@ -33,10 +33,7 @@ impl DataOrder {
         if self.epoch.as_ref().map(|(e, _)| *e) != Some(epoch) {
             let mut all = Vec::with_capacity(self.seeds.len() * self.n as usize);
             for &s in &self.seeds {
-                all.extend(
-                    SplitMix64::new(derive(s, Stream::DataOrder, epoch))
-                        .permutation(self.n as usize),
-                );
+                all.extend(epoch_permutation(s, self.n as usize, epoch));
             }
             let perm = Tensor::from_slice(&all)
                 .view([self.seeds.len() as i64, self.n])
@@ -47,6 +44,11 @@ impl DataOrder {
         let pos = (step % self.steps_per_epoch()) as i64 * self.batch;
         perm.narrow(1, pos, self.batch)
     }
+}
+
+/// A member's order of the n training examples in `epoch` (both engines use it).
+pub fn epoch_permutation(seed: u64, n: usize, epoch: u64) -> Vec<i64> {
+    SplitMix64::new(derive(seed, Stream::DataOrder, epoch)).permutation(n)
 }
 
 /// Hidden-layer noise Ξ^i = σ · (unit normals), one draw per sample per step, laid out as

@@ -79,7 +79,7 @@ impl Group {
 
     /// Estimated cost for balancing shards: FLOPs of all its steps.
     pub fn cost(&self, exp: &Experiment) -> f64 {
-        super::bench::step_flops(&self.sizes, exp.training.batch_size, self.spec.rule.name())
+        crate::cost::step_flops(&self.sizes, exp.training.batch_size, self.spec.rule.name())
             * self.members.len() as f64
             * exp.training.iterations as f64
     }
@@ -218,7 +218,23 @@ fn settings(
     s.insert("gamma", num(spec.gamma));
     s.insert("warmup", num(spec.warmup as f64));
     s.insert("perturb_bias", text(spec.perturb_bias.to_string()));
-    s.insert("b_init", text(format!("{:?}", spec.b_init).to_lowercase()));
+    s.insert("b_init", text(spec.b_init.name().into()));
+    s.insert("w_init", text(spec.w_init.name().into()));
+    if let Some(m) = spec.mirror {
+        s.insert("mirror", text(format!("{m:?}").to_lowercase()));
+    }
+    for (key, v) in [
+        ("decay", spec.decay),
+        ("mirror_lr", spec.mirror_lr),
+        ("mirror_sigma", spec.mirror_sigma),
+        ("mirror_decay", spec.mirror_decay),
+        ("mirror_batch", spec.mirror_batch.map(|n| n as f64)),
+        ("mirror_warmup", spec.mirror_warmup.map(|n| n as f64)),
+    ] {
+        if let Some(v) = v {
+            s.insert(key, num(v));
+        }
+    }
     s
 }
 

@@ -47,13 +47,20 @@ pub fn load(exp: &Experiment, data_dir: &Path, device: Device) -> Result<TaskDat
     let n0 = exp.network.sizes[0];
     let n_out = *exp.network.sizes.last().expect("validated");
     let (train_x, train_labels, test_x, test_labels) = match exp.data.dataset.as_str() {
-        "mnist" | "fashion-mnist" => images(exp, data_dir)?,
+        "mnist" | "fashion-mnist" | "cifar10" => images(exp, data_dir)?,
         // The generated training file holds the validation images too, so that train_size
         // still counts the training images.
         "synthetic-mnist" => synthetic_mnist(
             exp.data.seed,
             exp.data.train_size.unwrap_or(2000) + exp.data.validation.unwrap_or(0),
             exp.data.test_size.unwrap_or(500),
+            false,
+        ),
+        "synthetic-mnist-sparse" => synthetic_mnist(
+            exp.data.seed,
+            exp.data.train_size.unwrap_or(2000) + exp.data.validation.unwrap_or(0),
+            exp.data.test_size.unwrap_or(500),
+            true,
         ),
         "gaussian" => return teacher(exp, n0, n_out, device),
         other => bail!("data.dataset '{other}' is unknown"),
@@ -141,14 +148,26 @@ fn one_hot(labels: &Tensor, classes: i64) -> Tensor {
 }
 
 /// MNIST-format images from the data folder (md5-verified IDX): [N, 784] in [0, 1], labels [N].
+/// A data set of images, each flattened to one row of pixels in [0, 1] (CIFAR-10's
+/// [3, 32, 32] planes R, G, B to 3072 values, as Akrout et al.'s MLP benchmark).
 fn images(exp: &Experiment, data_dir: &Path) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
     let ds = crate::data::load(&exp.data.dataset, data_dir, Device::Cpu)?;
-    Ok((ds.train_x, ds.train_y, ds.test_x, ds.test_y))
+    let rows = |x: Tensor| x.flatten(1, -1);
+    Ok((rows(ds.train_x), ds.train_y, rows(ds.test_x), ds.test_y))
 }
 
 /// Learnable MNIST-shaped data for tests and benchmarks (see data::synthetic).
-fn synthetic_mnist(seed: u64, n_train: usize, n_test: usize) -> (Tensor, Tensor, Tensor, Tensor) {
-    let ds = crate::data::synthetic::mnist_like(n_train, n_test, seed);
+fn synthetic_mnist(
+    seed: u64,
+    n_train: usize,
+    n_test: usize,
+    sparse: bool,
+) -> (Tensor, Tensor, Tensor, Tensor) {
+    let ds = if sparse {
+        crate::data::synthetic::mnist_like_sparse(n_train, n_test, seed)
+    } else {
+        crate::data::synthetic::mnist_like(n_train, n_test, seed)
+    };
     (ds.train_x, ds.train_y, ds.test_x, ds.test_y)
 }
 

@@ -5,17 +5,18 @@
 //! every noise stream are functions of (seed, stream, step) (`super::streams`), so the
 //! iteration is the only stream position, and `save`/`load` of the tensors below is a
 //! complete checkpoint.
-use super::config::{BInit, Experiment, SolverKind};
+use super::config::{Experiment, RunSpec, SolverKind};
 use super::streams::{per_member, DataOrder, HiddenNoise};
 use super::sweep::Group;
 use super::tasks::TaskData;
 use crate::checkpoint::State;
 use crate::feedback::{ridge::Ridge, Solver};
 use crate::metrics::{self, Measured};
-use crate::nets::mlp::{mse_per_sample, Mlp, Trace};
+use crate::nets::mlp::{Mlp, Trace};
 use crate::optim::Optimizer;
 use crate::rng::{NoiseStream, Stream};
-use crate::rules::{dfa, fa, matched, np, Feedback, Form, Rule, Signals};
+use crate::rules::wm::{self, MirrorKind};
+use crate::rules::{brsf, dfa, fa, frsf, np, Extra, Feedback, Form, Rule, Signals};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
@@ -54,17 +55,20 @@ impl Trainer {
         );
         let seeds: Vec<u64> = group.members.iter().map(|m| m.seed).collect();
         let sizes = &group.sizes;
-        let net = Mlp::new(sizes, &exp.network.activations, &seeds, device);
+        let mut net = Mlp::with_init(sizes, &exp.network.activations, &seeds, spec.w_init, device);
+        net.loss = exp.training.loss;
+        net.reduction = exp.training.loss_reduction;
+        // B (or D) from W's init or its own; a learned one may start at zero, as the authors'
+        // code did (validated: only rules that learn their feedback take it).
+        let b_init = spec.b_init.init(spec.w_init);
         let b = match spec.rule.form() {
             Form::Backprop => Vec::new(),
-            Form::Feedback => fa::init_b(sizes, &seeds, device),
-            Form::Direct => dfa::init_d(sizes, &seeds, device),
+            Form::Feedback => fa::init_b(sizes, &seeds, b_init.unwrap_or_default(), device),
+            Form::Direct => dfa::init_d(sizes, &seeds, b_init.unwrap_or_default(), device),
         };
-        // The learned B (or D) may start at zero, as the authors' code did (validated: only
-        // rules that fit their feedback take it).
-        let b = match spec.b_init {
-            BInit::Random => b,
-            BInit::Zero => b.iter().map(Tensor::zeros_like).collect(),
+        let b = match b_init {
+            Some(_) => b,
+            None => b.iter().map(Tensor::zeros_like).collect(),
         };
         let solver = spec.solver.map(|kind| match kind {
             SolverKind::Ridge => Solver::Ridge(ridge_sums(group, device)),
@@ -72,7 +76,10 @@ impl Trainer {
                 beta: per_member(group.members.iter().map(|m| m.lr_b), device),
             },
         });
-        let fb = Feedback::new(spec.rule, b, spec.perturb_bias, solver);
+        let mut fb = Feedback::new(spec.rule, b, spec.perturb_bias, solver)
+            .with_extra(extra(spec, sizes, &seeds, n_train, device));
+        fb.prepare(&net, 0);
+        fb.warm_up(&net);
         let lr = per_member(group.members.iter().map(|m| m.lr), device);
         let opt = Optimizer::new(spec.optimizer, lr, &net.w, spec.adam_eps);
         let hidden = |stream| HiddenNoise::new(&seeds, stream, sizes, t, spec.perturb_bias, device);
@@ -109,6 +116,7 @@ impl Trainer {
     /// the alignment metrics of this batch, before this step's updates.
     pub fn step(&mut self, data: &TaskData, measure: bool) -> Vec<Measured> {
         let step = self.iteration;
+        self.fb.prepare(&self.net, step);
         let (x, y) = self.batch(data, step); // [M, T, n_0], [M, T, n_{N+1}]
         let x_in = match self.input_noise.as_mut() {
             Some((noise, std)) => &x + noise.at(step).view_as(&x) * *std,
@@ -119,7 +127,7 @@ impl Trainer {
             .as_mut()
             .map(|(noise, std)| noise.at(step, std));
         let trace = self.net.forward(&x_in, xi_train.as_deref());
-        let loss_t = mse_per_sample(trace.y_hat(), &y); // [M, T]
+        let loss_t = self.net.loss_terms(trace.a_out(), trace.y_hat(), &y); // [M, T]
         self.loss_sum += loss_t.sum_dim_intlist(1, false, None);
         self.loss_steps += 1;
         let e_out = self.net.output_error(&trace, &y);
@@ -140,12 +148,14 @@ impl Trainer {
         if !self.freeze_w && step >= self.warmup {
             self.update_w(&trace, &e_tilde);
         }
+        self.fb.mirror(&self.net, step);
         self.iteration += 1;
         measured
     }
 
     /// The alignment metrics on batch `iteration`, with no update (the final ones).
     pub fn measure(&mut self, data: &TaskData) -> Vec<Measured> {
+        self.fb.prepare(&self.net, self.iteration);
         let (x, y) = self.batch(data, self.iteration);
         let trace = self.net.forward(&x, None);
         let e_out = self.net.output_error(&trace, &y);
@@ -227,8 +237,8 @@ impl Trainer {
         step: u64,
     ) -> Option<Vec<Tensor>> {
         let xi = self.np_noise.as_mut()?.at(step, &self.sigma);
-        let y_noisy = self.net.forward_noisy(trace, &xi);
-        let delta_l = mse_per_sample(&y_noisy, y) - loss_t; // [M, T]
+        let (a_noisy, y_noisy) = self.net.forward_noisy_out(trace, &xi);
+        let delta_l = self.net.loss_terms(&a_noisy, &y_noisy, y) - loss_t; // [M, T]
         let lambda = xi.iter().map(|x| {
             let x = x.as_ref().expect("all hidden layers perturbed");
             np::lambda_hat(x, &delta_l, &self.sigma)
@@ -236,20 +246,44 @@ impl Trainer {
         Some(lambda.collect())
     }
 
-    /// ΔW from the optimizer on ∇W^i = aug(H^{i-1})ᵀ Ẽ^i; `matched` moves B by the same ΔW.
+    /// ΔW from the optimizer on ∇W^i = aug(H^{i-1})ᵀ Ẽ^i; `matched` and `kp` move B by the
+    /// same ΔW (`Feedback::apply_w_step`).
     fn update_w(&mut self, trace: &Trace, e_tilde: &[Tensor]) {
-        if let (Optimizer::Sgd { lr }, false) = (&self.opt, self.rule == Rule::Matched) {
+        if let (Optimizer::Sgd { lr }, false) = (&self.opt, self.rule.follows_w()) {
             self.net.sgd_step(trace, e_tilde, lr);
             return;
         }
         let grads = self.net.weight_grads(trace, e_tilde);
         let delta = self.opt.delta(&grads);
-        for (w, d) in self.net.w.iter_mut().zip(&delta) {
-            *w += d;
+        self.fb.apply_w_step(&mut self.net.w, &delta);
+    }
+}
+
+/// The rule's own state beyond B: frSF's fixed |M|, brSF's draws, KP's λ, WM's mirror.
+fn extra(spec: &RunSpec, sizes: &[i64], seeds: &[u64], n_train: i64, device: Device) -> Extra {
+    match spec.rule {
+        Rule::Frsf => Extra::Magnitude(frsf::draw_once(sizes, seeds, device)),
+        Rule::Brsf => Extra::Draws(brsf::Draws::new(sizes, seeds, device)),
+        Rule::Kp => Extra::Decay(spec.decay.unwrap_or_default()),
+        Rule::Wm => {
+            let batch = spec.mirror_batch.unwrap_or(wm::AKROUT_BATCH);
+            let (settings, warmup) = match spec.mirror {
+                Some(MirrorKind::Decay) => (
+                    wm::Settings::Decay {
+                        lr: spec.mirror_lr.unwrap_or_default(),
+                        sigma: spec.mirror_sigma.unwrap_or_default(),
+                        decay: spec.mirror_decay.unwrap_or_default(),
+                    },
+                    0,
+                ),
+                _ => (wm::Settings::Akrout, (n_train / batch) as u64),
+            };
+            let warmup = spec.mirror_warmup.unwrap_or(warmup);
+            Extra::Mirror(wm::Mirror::new(
+                settings, batch, warmup, sizes, seeds, device,
+            ))
         }
-        if self.rule == Rule::Matched {
-            matched::follow(&mut self.fb.b, &delta);
-        }
+        _ => Extra::None,
     }
 }
 

@@ -3,7 +3,9 @@
 //! Every tensor carries a leading member dimension M; all products are `bmm`. Paper index i
 //! (1-based) lives at vector index i-1: `w[i-1]` is W^i.
 use crate::nets::activation::{times_derivative, Activation};
-use crate::rng::{randn_members, Stream};
+use crate::nets::init::Init;
+use crate::nets::loss::{Loss, Reduction};
+use crate::rng::Stream;
 use tch::{Device, Tensor};
 
 pub struct Mlp {
@@ -13,6 +15,9 @@ pub struct Mlp {
     pub act: Vec<Activation>,
     /// w[i-1] = W^i: [M, n_{i-1}+1, n_i]; the last row is the bias.
     pub w: Vec<Tensor>,
+    /// The output loss and how a batch's terms are combined.
+    pub loss: Loss,
+    pub reduction: Reduction,
 }
 
 /// One forward pass: what the error signals and weight gradients need.
@@ -29,6 +34,11 @@ impl Trace {
     pub fn y_hat(&self) -> &Tensor {
         self.h.last().expect("a trace has an output layer")
     }
+
+    /// A^{N+1}, the output's pre-activation.
+    pub fn a_out(&self) -> &Tensor {
+        self.a.last().expect("a trace has an output layer")
+    }
 }
 
 /// aug(H) = [H, 1]: [M, T, n] → [M, T, n+1]
@@ -36,38 +46,33 @@ pub fn aug(h: &Tensor) -> Tensor {
     h.pad([0, 1], "constant", 1.0)
 }
 
-/// W^i's initial distribution: randn · sqrt(2 / n_{i-1}) on every row, bias row included.
-pub fn init_like_w(
-    seeds: &[u64],
-    stream: Stream,
-    layer: u64,
-    rows: i64,
-    cols: i64,
-    fan_in: i64,
-    device: Device,
-) -> Tensor {
-    randn_members(seeds, stream, layer, &[rows, cols], device) * (2.0 / fan_in as f64).sqrt()
-}
-
 impl Mlp {
+    /// W drawn from the default init, squared-error loss summed over the batch.
     pub fn new(sizes: &[i64], act: &[Activation], seeds: &[u64], device: Device) -> Self {
+        Self::with_init(sizes, act, seeds, Init::HeNormal, device)
+    }
+
+    /// W^i drawn from `init` (fans n_{i-1}, n_i), squared-error loss summed over the batch.
+    pub fn with_init(
+        sizes: &[i64],
+        act: &[Activation],
+        seeds: &[u64],
+        init: Init,
+        device: Device,
+    ) -> Self {
         let w = (1..sizes.len())
             .map(|i| {
-                init_like_w(
-                    seeds,
-                    Stream::Init,
-                    i as u64,
-                    sizes[i - 1] + 1,
-                    sizes[i],
-                    sizes[i - 1],
-                    device,
-                )
+                let shape = [sizes[i - 1] + 1, sizes[i]];
+                let fans = (sizes[i - 1], sizes[i]);
+                init.draw(seeds, Stream::Init, i as u64, shape, fans, device)
             })
             .collect();
         Self {
             sizes: sizes.to_vec(),
             act: act.to_vec(),
             w,
+            loss: Loss::SquaredError,
+            reduction: Reduction::Sum,
         }
     }
 
@@ -107,17 +112,22 @@ impl Mlp {
     /// Ŷ̃ of the noisy pass, reusing the clean pass below the first perturbed layer
     /// (noise enters after σ, so Ã^i = A^i up to there). xi as in `forward`.
     pub fn forward_noisy(&self, clean: &Trace, xi: &[Option<Tensor>]) -> Tensor {
+        self.forward_noisy_out(clean, xi).1
+    }
+
+    /// (Ã^{N+1}, Ŷ̃) of the noisy pass: the losses on logits need the pre-activation.
+    pub fn forward_noisy_out(&self, clean: &Trace, xi: &[Option<Tensor>]) -> (Tensor, Tensor) {
         let n = self.depth();
         let first = match xi.iter().position(Option::is_some) {
             Some(k) => k + 1, // paper index of the first perturbed hidden layer
-            None => return clean.y_hat().shallow_clone(),
+            None => return (clean.a_out().shallow_clone(), clean.y_hat().shallow_clone()),
         };
         let mut h_tilde = &clean.h_aug[first] + xi[first - 1].as_ref().expect("found above");
         for i in first + 1..=n {
             let a_i = h_tilde.bmm(&self.w[i - 1]);
             let h_i = self.act[i - 1].forward(&a_i);
             if i == n {
-                return h_i;
+                return (a_i, h_i);
             }
             h_tilde = aug(&h_i);
             if let Some(x_i) = &xi[i - 1] {
@@ -127,15 +137,27 @@ impl Mlp {
         unreachable!("the loop returns at the output layer")
     }
 
-    /// E^{N+1} = (Ŷ − Y) ∘ σ'_{N+1}(A^{N+1}): [M, T, n_{N+1}], for L = ½ Σ_t ||ŷ_t − y_t||².
+    /// E^{N+1} = ∂L/∂A^{N+1}: [M, T, n_{N+1}]. For the default L = ½ Σ_t ||ŷ_t − y_t||² this
+    /// is (Ŷ − Y) ∘ σ'_{N+1}(A^{N+1}); for the cross-entropies Ŷ − Y (÷T with mean reduction).
     pub fn output_error(&self, trace: &Trace, y: &Tensor) -> Tensor {
         let n = self.depth();
-        times_derivative(
-            trace.y_hat() - y,
-            self.act[n - 1],
-            &trace.a[n - 1],
-            &trace.h[n - 1],
-        )
+        let e = self
+            .loss
+            .error(self.act[n - 1], &trace.a[n - 1], &trace.h[n - 1], y);
+        match self.reduction {
+            Reduction::Sum => e,
+            Reduction::Mean => e * self.reduction.scale(y.size()[1]),
+        }
+    }
+
+    /// Each sample's term of the batch loss L, L = Σ_t of them: [M, T]. From the output's
+    /// pre-activation a_out and ŷ = σ(a_out), both [M, T, n_{N+1}].
+    pub fn loss_terms(&self, a_out: &Tensor, y_hat: &Tensor, y: &Tensor) -> Tensor {
+        let l_t = self.loss.per_sample(a_out, y_hat, y);
+        match self.reduction {
+            Reduction::Sum => l_t,
+            Reduction::Mean => l_t * self.reduction.scale(y.size()[1]),
+        }
     }
 
     /// Error signals in feedback form: `f[i-2]` plays W^i for i = 2..N+1 (pass `&w[1..]`
@@ -194,5 +216,5 @@ impl Mlp {
 
 /// Per-sample loss L_t = ½ ||ŷ_t − y_t||²: [M, T, n] → [M, T]
 pub fn mse_per_sample(y_hat: &Tensor, y: &Tensor) -> Tensor {
-    (y_hat - y).square().sum_dim_intlist(-1, false, None) * 0.5
+    Loss::SquaredError.per_sample(y_hat, y_hat, y)
 }

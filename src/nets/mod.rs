@@ -1,2 +1,4 @@
 pub mod activation;
+pub mod init;
+pub mod loss;
 pub mod mlp;

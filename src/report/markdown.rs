@@ -1,7 +1,8 @@
 //! `results/REPORT.md`: for each figure, our numbers beside the paper's, with the difference,
 //! the config and commit, the run length, and the drawn figures.
-use super::aggregate::{result_stats, ResultStats};
+use super::aggregate::result_stats;
 use super::alignment;
+use super::fig4_seeds;
 use super::figure::Figure;
 use super::figures::table1::{accuracy_rows, count_note, mean_pm_se};
 use super::figures::{display, theory, Results};
@@ -9,6 +10,7 @@ use super::md::{md_table, signed, stat_cell};
 use super::paper;
 use super::read::{read_summary, RunRow};
 use super::theme::tick;
+use super::versus::{versus_paper, Beside, Published};
 use crate::output::write_atomic;
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
@@ -67,11 +69,11 @@ pub fn write_report(results_root: &Path, entries: &[ReportEntry]) -> Result<Path
     let mut md = String::new();
     md.push_str("# Reproduction report: Lansdell, Prakash & Kording, ICLR 2020\n\n");
     md.push_str(
-        "Our numbers beside the paper's. Paper numbers are those of shared/spec/REPRODUCTION.md \
-         (the paper's text and the authors' notebooks). Ours are mean ± s.e. over seeds of the \
-         completed runs; diverged runs are left out and counted. Everything here is read from \
-         the CSV files under this folder (format: docs/REPORTING.md).\n\n",
+        "Our numbers beside the paper's. Ours are mean ± s.e. over seeds of the completed \
+         runs; diverged runs are left out and counted. Everything here is read from the CSV \
+         files under this folder (format: docs/REPORTING.md).",
     );
+    let _ = writeln!(md, " {}\n", paper::SOURCES);
     let _ = writeln!(md, "Commit at report time: {}\n", git_commit(results_root));
     md.push_str("| figure | experiment | mode | status |\n|---|---|---|---|\n");
     for e in entries {
@@ -152,17 +154,49 @@ fn section(root: &Path, e: &ReportEntry) -> Result<String> {
     }
     let runs = read_summary(&exp_dir)?;
     md.push_str(&run_lines(&runs));
+    let published = match e.mode {
+        Mode::Quick => Published::of_config(&e.config),
+        _ => Ok(None),
+    };
+    if e.mode == Mode::Quick {
+        md.push_str(&published_line(&published, &e.config));
+    }
+    let published = published.ok().flatten();
+    let beside = match e.mode {
+        Mode::Full => Beside::Paper { percent: true },
+        Mode::Subset(_) => Beside::Paper { percent: false },
+        Mode::Quick => Beside::Published(published.as_ref()),
+    };
     md.push_str(&figure_links(&exp_dir, &e.experiment)?);
     md.push('\n');
     let table = match figure {
-        Figure::Fig2 => fig2_table(&Results::load(&exp_dir)?, &exp_dir),
-        Figure::Fig3 => fig3_table(&runs),
-        Figure::Fig4 => fig4_table(&Results::load(&exp_dir)?),
-        Figure::Theory => theory_table(&Results::load(&exp_dir)?),
-        Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &exp_dir, &e.experiment),
+        Figure::Fig2 => fig2_table(&Results::load(&exp_dir)?, &exp_dir, &beside),
+        Figure::Fig3 => fig3_table(&runs, &beside),
+        Figure::Fig4 => fig4_table(&Results::load(&exp_dir)?, &exp_dir, &beside),
+        Figure::Theory => theory_table(&Results::load(&exp_dir)?, &beside),
+        Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &exp_dir, &e.experiment, &beside),
     };
     md.push_str(&table);
     Ok(md)
+}
+
+/// A quick section's line on the published full-length result it is set beside.
+fn published_line(published: &anyhow::Result<Option<Published>>, config: &Path) -> String {
+    match published {
+        Ok(Some(p)) => format!(
+            "- Beside it: the published full-length result of the same config (`{}`) and the \
+             paper's number. A quick run is too short to compare with the paper: the \
+             difference shown is the published run's.\n",
+            p.dir.display()
+        ),
+        Ok(None) => format!(
+            "- No full-length result of `{}` is published in this checkout's results/: the \
+             quick run is shown beside the paper's number without a difference, which would \
+             mean nothing at this length.\n",
+            config.display()
+        ),
+        Err(e) => format!("- The published full-length result could not be read: {e:#}\n"),
+    }
 }
 
 fn run_lines(runs: &[RunRow]) -> String {
@@ -209,88 +243,27 @@ fn figure_links(exp_dir: &Path, experiment: &str) -> Result<String> {
     Ok(md)
 }
 
-/// Rows setting each paper value beside ours (`column` × `scale` from summary.csv), then
-/// rows for our conditions the paper does not have. Each row comes with our condition
-/// (`None` for a paper condition we did not run) and the paper's value, if any.
-fn versus_paper(
-    runs: &[RunRow],
-    paper_values: &[(&str, f64)],
-    column: &str,
-    scale: f64,
-    decimals: usize,
-) -> Vec<(Option<String>, Option<f64>, Vec<String>)> {
-    let mut ours: Vec<String> = Vec::new();
-    for r in runs {
-        if !ours.contains(&r.condition) {
-            ours.push(r.condition.clone());
-        }
-    }
-    let cells = |s: &ResultStats| format!("{} {}", mean_pm_se(s, decimals), count_note(s));
-    let mut rows = Vec::new();
-    for (label, value) in paper_values {
-        let row = match ours.iter().find(|c| paper::same_condition(c, label)) {
-            Some(c) => {
-                let s = result_stats(runs, c, column, scale);
-                let diff = if s.stats.n > 0 {
-                    let d = s.stats.mean - value;
-                    format!("{} ({:+.1}%)", signed(d, decimals), 100.0 * d / value)
-                } else {
-                    "—".to_string()
-                };
-                (
-                    Some(c.clone()),
-                    Some(*value),
-                    vec![display(c), cells(&s), format!("{value:.decimals$}"), diff],
-                )
-            }
-            None => (
-                None,
-                Some(*value),
-                vec![
-                    display(label),
-                    "not run".to_string(),
-                    format!("{value:.decimals$}"),
-                    "—".to_string(),
-                ],
-            ),
-        };
-        rows.push(row);
-    }
-    for c in ours.iter().filter(|c| {
-        !paper_values
-            .iter()
-            .any(|(l, _)| paper::same_condition(c, l))
-    }) {
-        let s = result_stats(runs, c, column, scale);
-        rows.push((
-            Some(c.clone()),
-            None,
-            vec![display(c), cells(&s), "—".into(), "—".into()],
-        ));
-    }
-    rows
-}
-
-fn fig2_table(results: &Results, exp_dir: &Path) -> String {
+fn fig2_table(results: &Results, exp_dir: &Path, beside: &Beside) -> String {
     let rows = versus_paper(
         &results.runs,
+        beside,
         &paper::FIG2_FINAL_TEST_ERROR,
         "final_test_error",
         100.0,
         2,
     );
-    let noisy = |c: &Option<String>| {
-        c.as_ref()
-            .and_then(|c| results.final_value(c, "test_error_noisy", None))
+    let noisy_of = |r: &Results, c: &str| {
+        let c = r
+            .conditions
+            .iter()
+            .find(|rc| paper::same_condition(rc, c))?;
+        r.final_value(c, "test_error_noisy", None)
             .filter(|s| s.n > 0)
     };
+    let noisy = |c: &Option<String>| c.as_ref().and_then(|c| noisy_of(results, c));
     let any_noisy = rows.iter().any(|(c, _, _)| noisy(c).is_some());
-    let mut header = vec![
-        "condition",
-        "ours: final test error (%)",
-        "paper (%)",
-        "ours − paper (pp)",
-    ];
+    let mut header = vec!["condition".to_string()];
+    header.extend(beside.header("final test error", " (%)"));
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|(c, paper_value, cells)| {
@@ -298,18 +271,33 @@ fn fig2_table(results: &Results, exp_dir: &Path) -> String {
             if any_noisy {
                 let n = noisy(c);
                 cells.push(stat_cell(n, 100.0, 2));
-                cells.push(match (n, paper_value) {
-                    (Some(n), Some(p)) => signed(n.mean * 100.0 - p, 2),
-                    _ => "—".to_string(),
+                cells.push(match (beside, c) {
+                    (Beside::Published(_), Some(c)) => {
+                        stat_cell(beside.published().and_then(|p| noisy_of(p, c)), 100.0, 2)
+                    }
+                    (Beside::Published(_), None) => "—".to_string(),
+                    (Beside::Paper { .. }, _) => match (n, paper_value) {
+                        (Some(n), Some(p)) => signed(n.mean * 100.0 - p, 2),
+                        _ => "—".to_string(),
+                    },
                 });
             }
             cells
         })
         .collect();
     if any_noisy {
-        header.push("ours: noisy output (%)");
-        header.push("noisy − paper (pp)");
+        match beside {
+            Beside::Paper { .. } => {
+                header.push("ours: noisy output (%)".into());
+                header.push("noisy − paper (pp)".into());
+            }
+            Beside::Published(_) => {
+                header.push("ours, quick: noisy output (%)".into());
+                header.push("published: noisy output (%)".into());
+            }
+        }
     }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut md = md_table(&header, &rows);
     let _ = writeln!(md, "\nThe paper's text says \"close to 3%\".");
     if any_noisy {
@@ -323,7 +311,12 @@ fn fig2_table(results: &Results, exp_dir: &Path) -> String {
     if let Some(note) = data_split_note(results, exp_dir) {
         let _ = writeln!(md, "\n{note}");
     }
-    if let Some(note) = bp_gap_note(&results.runs) {
+    // The BP gap is a full-length finding: a quick report states the published run's.
+    let bp_runs = match beside {
+        Beside::Paper { .. } => Some((&results.runs, "Ours")),
+        Beside::Published(_) => (beside.published()).map(|p| (&p.runs, "Our published run")),
+    };
+    if let Some(note) = bp_runs.and_then(|(runs, whose)| bp_gap_note(runs, whose)) {
         let _ = writeln!(md, "\n{note}");
     }
     md.push_str(&alignment::fig2_alignment(results));
@@ -359,8 +352,9 @@ fn data_split_note(results: &Results, exp_dir: &Path) -> Option<String> {
     ))
 }
 
-/// Where our BP lands more than 2 s.e. (or, with one seed, 0.3 points) from the paper's.
-fn bp_gap_note(runs: &[RunRow]) -> Option<String> {
+/// Where our BP lands more than 2 s.e. (or, with one seed, 0.3 points) from the paper's;
+/// `whose` names the runs (`Ours`).
+fn bp_gap_note(runs: &[RunRow], whose: &str) -> Option<String> {
     let (_, paper_bp) = paper::FIG2_FINAL_TEST_ERROR
         .iter()
         .find(|(c, _)| *c == "bp")?;
@@ -373,7 +367,7 @@ fn bp_gap_note(runs: &[RunRow]) -> Option<String> {
     };
     (s.n > 0 && clear).then(|| {
         format!(
-            "**BP.** Ours is {} points {} the paper's {paper_bp}%, with the authors' own BP \
+            "**BP.** {whose} is {} points {} the paper's {paper_bp}%, with the authors' own BP \
              settings (`configs/sf.json`, `backprop4_small`: SGD lr 4e-4, batch 32, MSE summed \
              over the batch, the same network and init). We know of no difference in \
              the protocol that explains it.",
@@ -409,76 +403,114 @@ fn run_config(exp_dir: &Path, run: &str) -> Option<serde_yaml::Value> {
     }
 }
 
-fn fig3_table(runs: &[RunRow]) -> String {
-    let rows: Vec<Vec<String>> =
-        versus_paper(runs, &paper::FIG3_MIN_TEST_LOSS, "min_test_loss", 1.0, 1)
-            .into_iter()
-            .map(|(_, _, row)| row)
-            .collect();
-    let mut md = md_table(
-        &["method", "ours: min test loss", "paper", "ours − paper"],
-        &rows,
-    );
+fn fig3_table(runs: &[RunRow], beside: &Beside) -> String {
+    let rows: Vec<Vec<String>> = versus_paper(
+        runs,
+        beside,
+        &paper::FIG3_MIN_TEST_LOSS,
+        "min_test_loss",
+        1.0,
+        1,
+    )
+    .into_iter()
+    .map(|(_, _, row)| row)
+    .collect();
+    let mut header = vec!["method".to_string()];
+    header.extend(beside.header("min test loss", ""));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut md = md_table(&header, &rows);
     md.push_str("\nLoss unit: ½ Σ over a batch of 32 of ‖x̂ − x‖², averaged over test batches.\n");
     md
 }
 
-fn fig4_table(results: &Results) -> String {
+fn fig4_table(results: &Results, exp_dir: &Path, beside: &Beside) -> String {
     let layers: Vec<u32> = results.layers("rel_err").into_iter().flatten().collect();
     let (Some(&top), Some(&low)) = (layers.last(), layers.first()) else {
         return "No per-layer `rel_err` was logged, so there is nothing to compare.\n".into();
     };
+    // The paper's "about 0.8%" is one rough number: a relative difference would overstate it.
+    let beside = match beside {
+        Beside::Paper { .. } => &Beside::Paper { percent: false },
+        quick => quick,
+    };
     let target = paper::FIG4_TOP_REL_ERR_PERCENT;
+    let top_err = |r: &Results, c: &str| {
+        let s = r.final_value(c, "rel_err", Some(top)).filter(|s| s.n > 0);
+        (stat_cell(s, 100.0, 2), s.map(|s| s.mean * 100.0))
+    };
     let rows: Vec<Vec<String>> = results
         .conditions
         .iter()
         .map(|c| {
-            let rel = results.final_value(c, "rel_err", Some(top));
-            let diff = rel
-                .filter(|s| s.n > 0)
-                .map_or("—".to_string(), |s| signed(s.mean * 100.0 - target, 2));
-            vec![
-                display(c),
-                stat_cell(rel, 100.0, 2),
-                format!("≈{target}"),
-                diff,
-                stat_cell(results.final_value(c, "angle_paper", Some(low)), 1.0, 1),
-            ]
+            let published = beside.published().map(|p| {
+                match p.conditions.iter().find(|pc| paper::same_condition(pc, c)) {
+                    Some(pc) => top_err(p, pc),
+                    None => ("not run".to_string(), None),
+                }
+            });
+            let mut row = vec![display(c)];
+            row.extend(beside.cells(
+                top_err(results, c),
+                published,
+                Some((format!("≈{target}"), target)),
+                2,
+            ));
+            row.push(stat_cell(
+                results.final_value(c, "angle_paper", Some(low)),
+                1.0,
+                1,
+            ));
+            row
         })
         .collect();
-    let layer_top = format!("ours: final rel. error of B{top} (%)");
-    let angle_low = format!("ours: final angle of B{low} (°; paper: close to 0)");
-    let mut md = md_table(
-        &[
-            "condition",
-            &layer_top,
-            "paper (%)",
-            "ours − paper (pp)",
-            &angle_low,
-        ],
-        &rows,
-    );
+    let mut header = vec!["condition".to_string()];
+    header.extend(beside.header(&format!("final rel. error of B{top}"), " (%)"));
+    header.push(format!(
+        "ours: final angle of B{low} (°; paper: close to 0)"
+    ));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut md = md_table(&header, &rows);
     md.push_str(
         "\nThe paper gives one number for the top feedback matrix and does not say at which σ.\n",
     );
+    let _ = writeln!(md, "\n{}", paper::FIG4_CODE_NOTE);
+    md.push_str(&fig4_seeds::section(results, exp_dir, top));
     md
 }
 
-fn theory_table(results: &Results) -> String {
+fn theory_table(results: &Results, beside: &Beside) -> String {
+    let cell = |mean: f64, se: f64| {
+        if se.is_finite() {
+            format!("{mean:.3e} ± {se:.1e}")
+        } else {
+            format!("{mean:.3e}")
+        }
+    };
+    let published = beside.published().map(theory::lines);
     let rows: Vec<Vec<String>> = theory::lines(results)
         .into_iter()
         .flat_map(|((rule, layer), points)| {
+            let published = published.as_ref().map(|p| p.get(&(rule.clone(), layer)));
             points.into_iter().map(move |(sigma, mean, se)| {
-                let value = if se.is_finite() {
-                    format!("{mean:.3e} ± {se:.1e}")
-                } else {
-                    format!("{mean:.3e}")
-                };
-                vec![rule.clone(), layer.to_string(), tick(sigma), value]
+                let mut row = vec![rule.clone(), layer.to_string(), tick(sigma), cell(mean, se)];
+                if let Some(p) = published {
+                    let at_sigma = p.and_then(|p| p.iter().find(|(s, _, _)| *s == sigma));
+                    row.push(at_sigma.map_or("not run".into(), |(_, m, e)| cell(*m, *e)));
+                }
+                row
             })
         })
         .collect();
-    let mut md = md_table(&["rule", "layer", "σ", "final relative error"], &rows);
+    let mut header = vec!["rule", "layer", "σ", "final relative error"];
+    if let Beside::Published(p) = beside {
+        header[3] = "ours, quick: final relative error";
+        header.push(if p.is_some() {
+            "published, full length"
+        } else {
+            "published: none"
+        });
+    }
+    let mut md = md_table(&header, &rows);
     md.push_str(
         "\nThe paper has no numbers here: Theorem 2 and Corollary 1 predict the error of every \
          B (rule np) and D (rule np_dfa) falls toward 0 as σ → 0.\n",
@@ -486,45 +518,63 @@ fn theory_table(results: &Results) -> String {
     md
 }
 
-fn table1_table(results: &Results, exp_dir: &Path, experiment: &str) -> String {
+fn table1_table(results: &Results, exp_dir: &Path, experiment: &str, beside: &Beside) -> String {
     let (dataset, paper_values) = if experiment.contains("cifar100") {
         ("CIFAR-100", paper::TABLE1_CIFAR100)
     } else {
         ("CIFAR-10", paper::TABLE1_CIFAR10)
     };
+    // Table 1's numbers are whole percents: a relative difference would add nothing.
+    let beside = match beside {
+        Beside::Paper { .. } => &Beside::Paper { percent: false },
+        quick => quick,
+    };
+    let max_test = |s: &crate::report::aggregate::ResultStats| {
+        let mean = (s.stats.n > 0).then_some(s.stats.mean);
+        (format!("{} {}", mean_pm_se(s, 2), count_note(s)), mean)
+    };
+    let published_rows = beside.published().map(accuracy_rows);
+    let published = |condition: &str| {
+        let rows = published_rows.as_ref()?;
+        let row = rows
+            .iter()
+            .find(|r| paper::same_condition(&r.condition, condition));
+        Some(row.map_or(("not run".to_string(), None), |r| max_test(&r.max_test)))
+    };
+    let paper_of = |condition: &str| {
+        paper_values
+            .iter()
+            .find(|(l, _)| paper::same_condition(condition, l))
+            .map(|(_, v)| (format!("{v:.0}"), *v))
+    };
     let mut rows: Vec<Vec<String>> = accuracy_rows(results)
         .iter()
         .map(|row| {
-            let paper_value = paper_values
-                .iter()
-                .find(|(l, _)| paper::same_condition(&row.condition, l))
-                .map(|(_, v)| *v);
-            let diff = match (paper_value, row.max_test.stats.n) {
-                (Some(p), n) if n > 0 => signed(row.max_test.stats.mean - p, 2),
-                _ => "—".to_string(),
-            };
-            vec![
-                display(&row.condition),
-                format!(
-                    "{} {}",
-                    mean_pm_se(&row.max_test, 2),
-                    count_note(&row.max_test)
-                ),
-                paper_value.map_or("—".to_string(), |p| format!("{p:.0}")),
-                diff,
-                mean_pm_se(&row.at_best_val, 2),
-                mean_pm_se(&row.last, 2),
-            ]
+            let mut cells = vec![display(&row.condition)];
+            cells.extend(beside.cells(
+                max_test(&row.max_test),
+                published(&row.condition),
+                paper_of(&row.condition),
+                2,
+            ));
+            cells.extend([mean_pm_se(&row.at_best_val, 2), mean_pm_se(&row.last, 2)]);
+            cells
         })
         .collect();
-    for (label, value) in paper_values {
+    for (label, _) in paper_values {
         if !results
             .conditions
             .iter()
             .any(|c| paper::same_condition(c, label))
         {
-            let mut row = vec![display(label), "not run".into(), format!("{value:.0}")];
-            row.extend(["—".to_string(), "—".into(), "—".into()]);
+            let mut row = vec![display(label)];
+            row.extend(beside.cells(
+                ("not run".into(), None),
+                published(label),
+                paper_of(label),
+                2,
+            ));
+            row.extend(["—".to_string(), "—".into()]);
             rows.push(row);
         }
     }
@@ -557,17 +607,14 @@ fn table1_table(results: &Results, exp_dir: &Path, experiment: &str) -> String {
         }
         (false, false) => "",
     });
-    md.push_str(&md_table(
-        &[
-            "rule",
-            "ours: max test acc. (%, paper's metric)",
-            "paper (%)",
-            "ours − paper (pp)",
-            "ours: test acc. at best val. (%)",
-            "ours: final test acc. (%)",
-        ],
-        &rows,
-    ));
+    let mut header = vec!["rule".to_string()];
+    header.extend(beside.header("max test acc. (paper's metric)", " (%)"));
+    header.extend([
+        "ours: test acc. at best val. (%)".to_string(),
+        "ours: final test acc. (%)".into(),
+    ]);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    md.push_str(&md_table(&header, &rows));
     md.push_str(
         "\nThe paper reports the maximum test accuracy over epochs; the accuracy at the epoch \
          chosen on the 5k validation split is the honest figure.\n",

@@ -6,6 +6,7 @@
 mod aggregate;
 mod alignment;
 mod chart;
+mod fig4_seeds;
 mod figure;
 mod figures;
 mod markdown;
@@ -16,6 +17,7 @@ mod publish;
 mod read;
 mod render;
 mod theme;
+mod versus;
 
 pub use aggregate::{aggregate, mean_se, read_aggregate, AggregateRow, MeanSe};
 pub use figure::Figure;

@@ -143,7 +143,10 @@ pub fn read_summary(exp_dir: &Path) -> Result<Vec<RunRow>> {
         .header()
         .iter()
         .enumerate()
-        .filter(|(_, name)| !SUMMARY_FIXED.contains(&name.as_str()))
+        .filter(|(_, name)| {
+            !SUMMARY_FIXED.contains(&name.as_str())
+                && !crate::output::SUMMARY_OPTIONAL_COLUMNS.contains(&name.as_str())
+        })
         .map(|(i, name)| (i, name.clone()))
         .collect();
     let path = table.path().to_string();
