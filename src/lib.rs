@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod checkpoint;
 pub mod cluster;
 pub mod cnn;

@@ -2,10 +2,10 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use credit_assign::commands;
-use credit_assign::mlp::{self, bench, shard::Shard};
+use credit_assign::mlp::{self, shard::Shard};
 use credit_assign::report;
 use credit_assign::signals::{self, Checkpointed, EXIT_CHECKPOINTED};
-use credit_assign::{cnn, data, device::parse_device};
+use credit_assign::{data, device::parse_device};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -332,7 +332,7 @@ fn real_main() -> Result<()> {
             steps,
             members,
             network,
-        } => run_bench(parse_device(&device)?, steps, &members, &network)?,
+        } => credit_assign::bench::run(parse_device(&device)?, steps, &members, &network)?,
         Command::Submit(args) => {
             credit_assign::cluster::submit(&args, &std::env::current_exe()?)?;
         }
@@ -357,127 +357,4 @@ fn peak_memory_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
-}
-
-/// The same fig2 steps as a per-member PyTorch loop in Python, timed now on the same machine.
-fn torch_comparison(rows: &[bench::MlpRow], steps: u64) -> Result<()> {
-    let Some(python) = bench::torch_python() else {
-        println!(
-            "\nPyTorch loop: skipped, no torch venv (run scripts/setup.sh, or set CREDIT_CACHE)"
-        );
-        return Ok(());
-    };
-    let configs: Vec<(&str, usize, i32)> = rows
-        .iter()
-        .map(|r| (r.rule, r.members, r.threads))
-        .collect();
-    let torch = bench::time_torch(&python, &configs, steps)?;
-    println!(
-        "\nPyTorch {} per-member loop (scripts/bench_torch.py), same threads, same machine, now:\n",
-        bench::TORCH_VERSION
-    );
-    println!("| rule | M | ours µs / run-step | PyTorch µs / run-step | speed-up | ours CPU µs | PyTorch CPU µs | speed-up (CPU) |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (r, t) in rows.iter().zip(&torch) {
-        let ours = 1e6 / r.run_steps_per_s;
-        println!(
-            "| {} | {} | {:.1} | {:.1} | {:.1}× | {:.1} | {:.1} | {:.1}× |",
-            t.rule,
-            t.members,
-            ours,
-            t.wall_us_per_run_step,
-            t.wall_us_per_run_step / ours,
-            r.cpu_us_per_run_step,
-            t.cpu_us_per_run_step,
-            t.cpu_us_per_run_step / r.cpu_us_per_run_step
-        );
-    }
-    Ok(())
-}
-
-fn run_bench(
-    device: tch::Device,
-    steps: u64,
-    members: &[usize],
-    networks: &[String],
-) -> Result<()> {
-    let sgemm = bench::sgemm_gflops(device);
-    println!(
-        "device: {device:?}, torch threads: {}",
-        tch::get_num_threads()
-    );
-    println!("SGEMM 1024³: {sgemm:.1} GFLOP/s\n");
-    if networks.iter().any(|n| n != "cnn") {
-        println!("| network | rule | M | threads | steps/s | run-steps/s | µs / run-step | CPU µs / run-step | GFLOP/s | of SGEMM |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
-    }
-    for net in networks {
-        let network = match net.as_str() {
-            "fig2" => &bench::FIG2,
-            "fig3" => &bench::FIG3,
-            "cnn" => continue,
-            other => bail!("--network {other}: choose fig2, fig3 or cnn"),
-        };
-        let mut rows = Vec::new();
-        for &m in members {
-            for rule in ["bp", "fa", "np"] {
-                let r = bench::time_mlp(network, rule, m, steps, device)?;
-                println!(
-                    "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1}% |",
-                    r.network,
-                    r.rule,
-                    r.members,
-                    r.threads,
-                    r.steps_per_s,
-                    r.run_steps_per_s,
-                    1e6 / r.run_steps_per_s,
-                    r.cpu_us_per_run_step,
-                    r.gflops,
-                    100.0 * r.gflops / sgemm
-                );
-                rows.push(r);
-            }
-        }
-        let find = |rule: &str, m: usize| rows.iter().find(|r| r.rule == rule && r.members == m);
-        for &m in members {
-            if let (Some(np), Some(bp)) = (find("np", m), find("bp", m)) {
-                println!(
-                    "\n{}: np step / bp step at M={m}: {:.2}×",
-                    network.name,
-                    bp.steps_per_s / np.steps_per_s
-                );
-            }
-        }
-        if let (Some(&first), Some(&last)) = (members.first(), members.last()) {
-            for rule in ["bp", "np"] {
-                if let (Some(a), Some(b)) = (find(rule, first), find(rule, last)) {
-                    println!(
-                        "{}: {rule} run-step speed-up M={last} over M={first}: {:.1}×",
-                        network.name,
-                        b.run_steps_per_s / a.run_steps_per_s
-                    );
-                }
-            }
-        }
-        if network.name == bench::FIG2.name && device == tch::Device::Cpu {
-            torch_comparison(&rows, steps)?;
-        }
-        println!();
-    }
-    if networks.iter().any(|n| n == "cnn") {
-        let rows = cnn::bench(device, (steps / 40).max(3) as usize)?;
-        println!("| network | rule | batch | ms / step | images/s |");
-        println!("|---|---|---|---|---|");
-        for r in &rows {
-            println!(
-                "| {} | {} | {} | {:.1} | {:.0} |",
-                r.network, r.rule, r.batch, r.ms_per_step, r.images_per_s
-            );
-        }
-        let ms = |rule: &str| rows.iter().find(|r| r.rule == rule).map(|r| r.ms_per_step);
-        if let (Some(np), Some(bp)) = (ms("np_dfa"), ms("bp")) {
-            println!("\ncnn: np_dfa step / bp step: {:.2}×", np / bp);
-        }
-    }
-    Ok(())
 }

@@ -90,6 +90,8 @@ pub struct Member {
 /// alignment metrics read them).
 pub struct Buffers {
     pub idx: Vec<usize>,
+    /// The batch's sparse inputs grouped by pixel (sparse path).
+    by_pixel: linalg::ByPixel,
     /// aug(X): [T × (n_0+1)]; filled on the dense path and for metrics.
     pub x_aug: Vec<f32>,
     pub y: Vec<f32>,
@@ -132,6 +134,7 @@ impl Buffers {
         let perturbs = p.rule.perturbs();
         Self {
             idx: vec![0; t],
+            by_pixel: linalg::ByPixel::default(),
             x_aug: vec![0.0; t * (p.sizes[0] + 1)],
             y: vec![0.0; t * p.sizes[n]],
             a: per_layer(&|i| p.sizes[i], 1, n),
@@ -258,13 +261,22 @@ impl Member {
                 row[n0] = 1.0;
             }
         }
+        b.by_pixel.build(&data.inputs, &b.idx, n0);
     }
 
     /// The clean forward pass, per-sample losses, with the controls' noise if `noisy`.
     fn forward(&mut self, p: &Plan, data: &HostData, noisy: bool) {
         let (t, n) = (p.batch, p.depth());
         let b = &mut self.buf;
-        linalg::first_forward(&data.inputs, &b.idx, &b.x_aug, &self.w[0], &mut b.a[0]);
+        let n1 = p.sizes[1];
+        linalg::first_forward(
+            &data.inputs,
+            &b.by_pixel,
+            &b.x_aug,
+            &self.w[0],
+            &mut b.a[0],
+            n1,
+        );
         for i in 1..=n {
             if i > 1 {
                 let k = p.sizes[i - 1] + 1;
@@ -458,7 +470,16 @@ impl Member {
                 .zip(&b.e[i - 1])
                 .for_each(|(g, e)| *g = -self.lr * e);
             if i == 1 {
-                linalg::first_update(&data.inputs, &b.idx, &b.x_aug, g, &mut self.w[0]);
+                let acc = &mut b.target[..n];
+                linalg::first_update(
+                    &data.inputs,
+                    &b.by_pixel,
+                    &b.x_aug,
+                    g,
+                    &mut self.w[0],
+                    n,
+                    acc,
+                );
             } else if matched {
                 let dw = &mut b.dw[..k * n];
                 linalg::sgemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);

@@ -1,7 +1,7 @@
 //! `credit bench`: the cost of one training step per rule and member count, measured as ratios
 //! within one run (np against bp; M = 1 against many) and against a large SGEMM's rate.
 use super::config::Experiment;
-use super::trainer::Trainer;
+use super::engine::{Engine, EngineKind};
 use super::{sweep, tasks};
 use crate::device::synchronize;
 use anyhow::Result;
@@ -13,6 +13,7 @@ use tch::{Device, Kind, Tensor};
 /// One timed configuration of an MLP.
 pub struct MlpRow {
     pub network: &'static str,
+    pub engine: EngineKind,
     pub rule: &'static str,
     pub members: usize,
     /// Program steps per second (each step advances all M runs).
@@ -33,6 +34,8 @@ pub struct Network {
     pub sizes: &'static [i64],
     pub activations: &'static str,
     pub task: &'static str,
+    /// The bench's data: MNIST-shaped, with MNIST's sparsity where the fused engine runs.
+    pub dataset: &'static str,
 }
 
 pub const FIG2: Network = Network {
@@ -40,12 +43,14 @@ pub const FIG2: Network = Network {
     sizes: &[784, 50, 20, 10],
     activations: "[sigmoid, sigmoid, identity]",
     task: "classify",
+    dataset: "synthetic-mnist-sparse",
 };
 pub const FIG3: Network = Network {
     name: "fig3 784-200-2-200-784",
     sizes: &[784, 200, 2, 200, 784],
     activations: "[tanh, identity, tanh, relu]",
     task: "autoencode",
+    dataset: "synthetic-mnist",
 };
 
 /// The rule's settings as in the figure it comes from.
@@ -78,18 +83,19 @@ pub fn sgemm_gflops(device: Device) -> f64 {
 /// `Trainer::step` alone, best of three, after one untimed step.
 pub fn time_mlp(
     network: &Network,
-    rule: &'static str,
-    members: usize,
+    engine: EngineKind,
+    (rule, members): (&'static str, usize),
     steps: u64,
     device: Device,
 ) -> Result<MlpRow> {
     let seeds: Vec<String> = (0..members).map(|s| s.to_string()).collect();
     let yaml = format!(
-        "experiment: bench\ntask: {}\ndata: {{ dataset: synthetic-mnist, train_size: 4096, test_size: 64 }}\n\
+        "experiment: bench\ntask: {}\ndata: {{ dataset: {}, train_size: 4096, test_size: 64 }}\n\
          network: {{ sizes: {:?}, activations: {} }}\n\
          training: {{ iterations: {steps}, batch_size: 32, log_every: {steps}, eval_every: {steps}, seeds: [{}] }}\n\
          runs:\n  - {}\n",
         network.task,
+        network.dataset,
         network.sizes,
         network.activations,
         seeds.join(", "),
@@ -98,18 +104,25 @@ pub fn time_mlp(
     let exp = Experiment::from_value(serde_yaml::from_str(&yaml)?, "bench")?;
     let data = tasks::load(&exp, Path::new("data"), device)?;
     let group = &sweep::programs(&exp)?[0];
-    let flops = crate::cost::step_flops(network.sizes, 32, rule) * members as f64;
-    crate::device::threads_for(device, flops);
+    let dense_flops = crate::cost::step_flops(network.sizes, 32, rule) * members as f64;
+    crate::device::threads_for(device, dense_flops);
+    let mut flops = dense_flops;
     let _guard = tch::no_grad_guard();
-    let (mut secs, mut cpu) = (f64::INFINITY, f64::INFINITY);
+    let (mut secs, mut cpu, mut threads) = (f64::INFINITY, f64::INFINITY, 1);
     for _ in 0..3 {
-        let mut trainer = Trainer::new(&exp, group, data.train_len(), device)?;
-        trainer.step(&data, false);
+        let mut trainer = Engine::new(engine, &exp, group, &data, device)?;
+        threads = match &trainer {
+            Engine::Fused(f) => {
+                let d = f.input_density();
+                flops = crate::cost::fused_step_flops(network.sizes, 32, rule, d) * members as f64;
+                f.threads() as i32
+            }
+            Engine::Torch(_) => tch::get_num_threads(),
+        };
+        trainer.step(&data, false)?;
         synchronize(device);
         let (start, cpu_start) = (Instant::now(), cpu_seconds());
-        for _ in 0..steps {
-            trainer.step(&data, false);
-        }
+        trainer.advance(&data, steps + 1);
         synchronize(device);
         secs = secs.min(start.elapsed().as_secs_f64());
         cpu = cpu.min(cpu_seconds() - cpu_start);
@@ -117,12 +130,13 @@ pub fn time_mlp(
     let steps_per_s = steps as f64 / secs.max(1e-9);
     Ok(MlpRow {
         network: network.name,
+        engine,
         rule,
         members,
         steps_per_s,
         run_steps_per_s: steps_per_s * members as f64,
         gflops: flops * steps_per_s / 1e9,
-        threads: tch::get_num_threads(),
+        threads,
         cpu_us_per_run_step: 1e6 * cpu / (steps as f64 * members as f64),
     })
 }
@@ -138,10 +152,13 @@ fn cpu_seconds() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// One configuration of the PyTorch per-member loop (scripts/bench_torch.py).
+/// One configuration of PyTorch (scripts/bench_torch.py): its per-member loop or its
+/// batched (bmm over members) form.
 pub struct TorchRow {
     pub rule: String,
     pub members: usize,
+    /// `loop` or `batched`.
+    pub form: String,
     pub wall_us_per_run_step: f64,
     pub cpu_us_per_run_step: f64,
 }
@@ -164,8 +181,8 @@ pub fn torch_python() -> Option<PathBuf> {
     python.is_file().then_some(python)
 }
 
-/// Time fig2's step in PyTorch as a per-member Python loop, for each (rule, M, threads):
-/// the form a researcher would write, as a peer's speed for ours.
+/// Time fig2's step in PyTorch, as a per-member Python loop and as one batched program, for
+/// each (rule, M, threads): the forms a researcher would write, as a peer's speed for ours.
 pub fn time_torch(
     python: &Path,
     configs: &[(&str, usize, i32)],
@@ -191,12 +208,13 @@ pub fn time_torch(
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 5).then(|| -> Result<TorchRow> {
+            (f.len() == 6).then(|| -> Result<TorchRow> {
                 Ok(TorchRow {
                     rule: f[0].to_string(),
                     members: f[1].parse()?,
-                    wall_us_per_run_step: f[3].parse()?,
-                    cpu_us_per_run_step: f[4].parse()?,
+                    form: f[3].to_string(),
+                    wall_us_per_run_step: f[4].parse()?,
+                    cpu_us_per_run_step: f[5].parse()?,
                 })
             })
         })
