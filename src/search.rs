@@ -213,11 +213,19 @@ pub fn block_fields<'v>(block: &'v Value, fields: &[&str]) -> Result<(&'v Mappin
     Ok((map, trials))
 }
 
+/// The most trials one search expands: each is a run (or a member) listed in the expanded
+/// config, and validating that list grows faster than it.
+pub const MAX_TRIALS: usize = 10_000;
+
 /// How many trials: `--trials` if given, else the block's `trials:`.
 pub fn trial_count(asked: Option<usize>, block: Option<usize>, origin: &str) -> Result<usize> {
     match asked.or(block) {
         None => bail!("{origin}: give --trials N (or search.trials)"),
         Some(0) => bail!("--trials 0: give at least one trial"),
+        Some(n) if n > MAX_TRIALS => bail!(
+            "--trials {n} (or search.trials): a search expands at most {MAX_TRIALS} trials, \
+             each a run of the expanded config; give fewer"
+        ),
         Some(n) => Ok(n),
     }
 }

@@ -168,3 +168,91 @@ fn a_diverging_run_is_marked_and_the_others_go_on() {
         "{summary}"
     );
 }
+
+/// `credit [--threads N] run` of `yaml` into `out`: (exit code, stderr).
+fn credit_run_into(
+    yaml: &str,
+    dir: &Path,
+    out: &Path,
+    threads: Option<&str>,
+) -> (Option<i32>, String) {
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credit"));
+    if let Some(n) = threads {
+        cmd.args(["--threads", n]);
+    }
+    let o = cmd
+        .args(["run", cfg.to_str().unwrap(), "--device", "cpu", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn what_the_data_or_the_run_length_forbid_is_refused_before_anything_is_written() {
+    let dir = tmp_dir("checks-first");
+    let out = dir.join("results");
+    let cases = [
+        // train_size 200: a batch of 500 cannot be drawn.
+        (
+            GOOD.replace("batch_size: 10", "batch_size: 500"),
+            vec!["training.batch_size 500", "200 examples"],
+        ),
+        // W would never train: the run would end at chance, reported as completed.
+        (
+            GOOD.replace("solver: ridge", "solver: ridge, warmup: 20"),
+            vec!["runs[0].warmup 20", "training.iterations 20"],
+        ),
+        // One run that cannot fit: the way out is not `max_members`, it has one member.
+        (
+            GOOD.replace("[784, 20, 10]", "[784, 30000000, 10]"),
+            vec!["one run", "training.batch_size", "GiB"],
+        ),
+    ];
+    for (yaml, needles) in cases {
+        let (code, err) = credit_run_into(&yaml, &dir, &out, None);
+        assert_eq!(code, Some(1), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "expected '{n}' in: {err}");
+        }
+        assert!(
+            !err.contains("max_members") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(
+            !out.exists(),
+            "a refused config wrote into {}",
+            out.display()
+        );
+    }
+    // The corrected config then runs: nothing of the refused one claims the folder.
+    let (code, err) = credit_run_into(GOOD, &dir, &out, None);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn threads_beyond_the_cores_are_refused_naming_the_option() {
+    let dir = tmp_dir("threads");
+    let out = dir.join("results");
+    let cores = std::thread::available_parallelism().unwrap().get();
+    for n in [
+        (cores + 1).to_string(),
+        "100000".to_string(),
+        "0".to_string(),
+    ] {
+        let (code, err) = credit_run_into(GOOD, &dir, &out, Some(&n));
+        assert_eq!(code, Some(1), "--threads {n}: {err}");
+        assert!(
+            err.contains(&format!("--threads {n}")) && err.contains(&format!("1 to {cores}")),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+    let (code, err) = credit_run_into(GOOD, &dir, &out, Some(&cores.to_string()));
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -352,3 +352,234 @@ fn a_condition_whose_runs_all_diverged_stays_in_the_figure_legend() {
     );
     assert!(svg.contains("bp lr=0.01"));
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut all: Vec<String> = walk(dir)
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&dir.display().to_string())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn fresh_removes_only_what_credit_wrote_and_names_what_it_left() {
+    let dir = tmp_dir("folders-fresh-keeps");
+    let out = dir.join("out");
+    let a = write_config(
+        &dir,
+        "a",
+        &yaml("kept", "", "  - { rule: bp, lr: 4.0e-4 }\n"),
+    );
+    let b = write_config(
+        &dir,
+        "b",
+        &yaml("kept", "", "  - { rule: fa, lr: 1.0e-3 }\n"),
+    );
+    assert!(run(&a, &out, &[]).status.success());
+    let exp = out.join("kept");
+    // A complete experiment nested inside, a user's notes, analysis and a file in a run folder.
+    assert!(run(&a, &exp, &[]).status.success());
+    std::fs::write(exp.join("NOTES.txt"), "mine").unwrap();
+    std::fs::create_dir(exp.join("analysis")).unwrap();
+    std::fs::write(exp.join("analysis/plot.ipynb"), "mine").unwrap();
+    std::fs::write(exp.join("bp-seed0/remarks.md"), "mine").unwrap();
+    let nested = files(&exp.join("kept"));
+    let o = run(&b, &out, &["--fresh"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    for kept in [
+        "NOTES.txt",
+        "analysis/plot.ipynb",
+        "bp-seed0/remarks.md",
+        "kept/ (an experiment of its own)",
+    ] {
+        assert!(err.contains(kept), "says it left {kept}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(exp.join("NOTES.txt")).unwrap(),
+        "mine"
+    );
+    assert!(exp.join("analysis/plot.ipynb").exists());
+    assert_eq!(
+        files(&exp.join("kept")),
+        nested,
+        "the nested experiment is untouched"
+    );
+    let old_run: Vec<String> = files(&exp.join("bp-seed0"));
+    assert_eq!(
+        old_run,
+        ["/remarks.md"],
+        "only credit's files left the old run folder"
+    );
+    assert!(exp.join("fa-seed0/summary.json").exists());
+}
+
+/// Collect and status of `exp`: (collect's exit code, its stderr, status's stdout).
+fn collect_and_status(exp: &Path) -> (Option<i32>, String, String) {
+    let c = credit().arg("collect").arg(exp).output().unwrap();
+    let s = credit().arg("status").arg(exp).output().unwrap();
+    let status = String::from_utf8_lossy(&s.stdout).to_string();
+    (c.status.code(), stderr(&c), status)
+}
+
+#[test]
+fn collect_refuses_a_run_whose_files_disagree_and_a_rerun_trains_it_again() {
+    let dir = tmp_dir("folders-damaged");
+    let out = dir.join("out");
+    let config = write_config(
+        &dir,
+        "d",
+        &yaml(
+            "dmg",
+            "",
+            "  - { rule: fa, lr: 1.0e-3, seeds: [0, 1, 2] }\n",
+        ),
+    );
+    assert!(run(&config, &out, &[]).status.success());
+    let exp = out.join("dmg");
+    let pristine = dir.join("pristine");
+    std::fs::rename(&exp, &pristine).unwrap();
+    let restore = || {
+        let _ = std::fs::remove_dir_all(&exp);
+        assert!(std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&pristine)
+            .arg(&exp)
+            .status()
+            .unwrap()
+            .success());
+    };
+    let cases: [(&str, &dyn Fn()); 4] = [
+        ("metrics.csv", &|| {
+            // Cut at a line boundary: the final iteration's last rows are gone.
+            let path = exp.join("fa-seed2/metrics.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            std::fs::write(&path, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
+        }),
+        ("copied from another run", &|| {
+            std::fs::copy(
+                exp.join("fa-seed0/summary.json"),
+                exp.join("fa-seed2/summary.json"),
+            )
+            .unwrap();
+        }),
+        ("ends at iteration 20", &|| {
+            let path = exp.join("fa-seed2/metrics.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.starts_with("40,"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&path, kept).unwrap();
+        }),
+        ("config hash", &|| {
+            std::fs::copy(
+                exp.join("fa-seed0/config.yaml"),
+                exp.join("fa-seed2/config.yaml"),
+            )
+            .unwrap();
+        }),
+    ];
+    for (needle, damage) in cases {
+        restore();
+        damage();
+        let (code, err, status) = collect_and_status(&exp);
+        assert_eq!(code, Some(1), "{needle}: collect refused: {err}");
+        assert!(
+            err.contains("fa-seed2: damaged") && err.contains(needle),
+            "{needle}: {err}"
+        );
+        assert!(status.contains("fa-seed2: damaged"), "{needle}: {status}");
+        assert_eq!(common::count_state(&status, "done"), 2, "{status}");
+    }
+    // The same command trains the damaged run again, and collect then takes all three.
+    let o = run(&config, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("fa-seed2: config.yaml"),
+        "{}",
+        stderr(&o)
+    );
+    let (code, err, _) = collect_and_status(&exp);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        std::fs::read(exp.join("fa-seed2/metrics.csv")).unwrap(),
+        std::fs::read(pristine.join("fa-seed2/metrics.csv")).unwrap(),
+        "retrained to the same bytes"
+    );
+}
+
+#[test]
+fn publish_onto_itself_is_refused_and_touches_nothing() {
+    let dir = tmp_dir("folders-publish-self");
+    let out = dir.join("results");
+    let config = write_config(
+        &dir,
+        "p",
+        &yaml("fig2-pub", "", "  - { rule: bp, lr: 4.0e-4 }\n"),
+    );
+    assert!(run(&config, &out, &[]).status.success());
+    let before: Vec<(String, Vec<u8>)> = files(&out.join("fig2-pub"))
+        .into_iter()
+        .filter(|f| !f.starts_with("/locks"))
+        .map(|f| {
+            let bytes = std::fs::read(format!("{}{f}", out.join("fig2-pub").display())).unwrap();
+            (f, bytes)
+        })
+        .collect();
+    let o = credit()
+        .arg("publish")
+        .arg(out.join("fig2-pub"))
+        .arg("--to")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("onto itself") && err.contains("--to"), "{err}");
+    for (f, bytes) in before {
+        let now = std::fs::read(format!("{}{f}", out.join("fig2-pub").display())).unwrap();
+        assert_eq!(now, bytes, "{f} was touched");
+    }
+}
+
+#[test]
+fn a_truncated_aggregate_is_rebuilt_from_the_runs_or_refused_without_them() {
+    let dir = tmp_dir("folders-aggregate-cut");
+    let out = dir.join("out");
+    let runs = "  - { rule: bp, lr: 4.0e-4 }\n  - { rule: fa, lr: 1.0e-3 }\n";
+    let config = write_config(&dir, "t", &yaml("fig2-cut", "", runs));
+    assert!(run(&config, &out, &[]).status.success());
+    let exp = out.join("fig2-cut");
+    let whole = std::fs::read_to_string(exp.join("aggregate.csv")).unwrap();
+    // Cut at a row boundary, inside the first condition's curves: the file still parses.
+    let cut: String = whole.lines().take(4).map(|l| format!("{l}\n")).collect();
+    std::fs::write(exp.join("aggregate.csv"), &cut).unwrap();
+    let plot = |d: &Path| credit().arg("plot").arg(d).output().unwrap();
+    let o = plot(&exp);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(exp.join("aggregate.csv")).unwrap(),
+        whole
+    );
+    // A published experiment has no run folders to aggregate again: refused, named.
+    let published = dir.join("published/fig2-cut");
+    std::fs::create_dir_all(&published).unwrap();
+    for f in ["summary.csv", "experiment.yaml"] {
+        std::fs::copy(exp.join(f), published.join(f)).unwrap();
+    }
+    std::fs::write(published.join("aggregate.csv"), &cut).unwrap();
+    let o = plot(&published);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("aggregate.csv is incomplete"), "{err}");
+    assert!(!published.join("fig2-cut.svg").exists());
+}

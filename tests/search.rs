@@ -229,6 +229,41 @@ fn search_config_errors_name_the_field() {
     assert!(err.to_string().contains("credit search"), "{err}");
 }
 
+#[test]
+fn every_choice_is_checked_and_the_trial_count_is_bounded() {
+    // The one trial draws another optimizer; `nadam`, drawn by no trial, is still refused.
+    let choice = Dist::Choice(vec!["sgd".into(), "adam".into(), "nadam".into()]);
+    assert_ne!(choice.draw(0, 0, "runs[0].optimizer"), Value::from("nadam"));
+    let yaml = SEARCH.replace("SELECT", "final").replace(
+        "runs[0].lr: { log_uniform: [1.0e-4, 1.0] }",
+        "runs[0].lr: { log_uniform: [1.0e-4, 1.0] }\n    runs[0].optimizer: { choice: [sgd, adam, nadam] }",
+    );
+    let value: Value = serde_yaml::from_str(&yaml).unwrap();
+    let err = search::expand(value, Some(1), 0, "test")
+        .err()
+        .expect("nadam refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("search.params.runs[0].optimizer.choice: nadam"),
+        "{text}"
+    );
+    let good = yaml.replace(", nadam]", "]");
+    let value: Value = serde_yaml::from_str(&good).unwrap();
+    assert!(search::expand(value, Some(1), 0, "test").is_ok());
+    // 10^6 trials are refused at once, naming the option, not expanded for minutes.
+    let value: Value = serde_yaml::from_str(&good).unwrap();
+    let err = search::expand(value, Some(1_000_000), 0, "test")
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains("--trials 1000000"), "{err:#}");
+    let value: Value = serde_yaml::from_str(&good).unwrap();
+    let max = credit_assign::search::MAX_TRIALS;
+    assert_eq!(
+        search::expand(value, Some(max), 0, "test").unwrap().trials,
+        max
+    );
+}
+
 fn options(out: &std::path::Path) -> RunOptions {
     RunOptions {
         quick: false,
@@ -560,4 +595,23 @@ fn the_command_line_search_shards_ranks_and_reruns_the_best() {
         .status()
         .unwrap();
     assert!(status.success());
+    // Another --seed is another config: refused before the expanded config is rewritten.
+    let expanded = std::fs::read(out.join("cli-search.yaml")).unwrap();
+    let o = common::credit()
+        .arg("search")
+        .arg(&config)
+        .args(["--trials", "4", "--seed", "7", "--device", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another config") && err.contains("--fresh"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("cli-search.yaml")).unwrap(),
+        expanded
+    );
 }

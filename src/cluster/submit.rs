@@ -1,6 +1,6 @@
 //! `credit submit`: freeze the config, write the batch scripts, submit them.
 use super::sbatch::{self, Plan};
-use crate::{config, mlp};
+use crate::{config, kind, mlp};
 use anyhow::{bail, Context, Result};
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
@@ -67,52 +67,33 @@ struct Resolved {
     /// The YAML with `quick:` applied.
     value: Value,
     experiment: String,
-    /// An MLP experiment and its batched programs (the units that shards divide).
-    mlp: Option<(mlp::Experiment, Vec<mlp::sweep::Group>)>,
-    /// A CNN experiment (its runs are the units that shards divide).
-    cnn: Option<crate::cnn::config::CnnConfig>,
+    /// The experiment of its kind: an MLP's batched programs or a CNN's runs are the
+    /// units that shards divide.
+    config: kind::Resolved,
 }
 
 /// Load, apply `quick:` and validate, as `credit run` does.
 fn resolve(path: &Path, quick: bool) -> Result<Resolved> {
     let value = config::load_value(path, quick)?;
     let origin = path.display().to_string();
-    let (mlp, cnn) = match config::kind_of(&value).as_str() {
-        "mlp" => {
-            let exp = mlp::Experiment::from_value(value.clone(), &origin)?;
-            let programs = mlp::sweep::programs(&exp)?;
-            (Some((exp, programs)), None)
-        }
-        "cnn" => {
-            let cfg = crate::cnn::config::CnnConfig::resolve(value.clone(), false)
-                .with_context(|| format!("{origin}: invalid config"))?;
-            (None, Some(cfg))
-        }
-        other => bail!("{origin}: kind '{other}' is unknown; use mlp or cnn"),
-    };
-    let experiment = value
-        .get("experiment")
-        .and_then(Value::as_str)
-        .with_context(|| format!("{origin}: no `experiment:` name"))?
-        .to_string();
+    let config = kind::Resolved::from_value(value.clone(), &origin)?;
     Ok(Resolved {
         value,
-        experiment,
-        mlp,
-        cnn,
+        experiment: config.experiment().to_string(),
+        config,
     })
 }
 
 /// The shard count: `--shards`, else one per batched program (MLP) or per run (CNN).
 /// Checked against the experiment as `credit run --shard` checks it, so no task fails on it.
 fn shard_count(r: &Resolved, asked: Option<usize>) -> Result<usize> {
-    match (&r.mlp, &r.cnn) {
-        (Some((exp, programs)), _) => {
+    match &r.config {
+        kind::Resolved::Mlp(exp, programs) => {
             let n = asked.unwrap_or(programs.len());
             mlp::shard::assign(exp, programs, n)?;
             Ok(n)
         }
-        (None, Some(cfg)) => {
+        kind::Resolved::Cnn(cfg) => {
             let n = asked.unwrap_or(cfg.runs().len());
             if n == 0 {
                 bail!("--shards 0: give at least one shard");
@@ -120,7 +101,6 @@ fn shard_count(r: &Resolved, asked: Option<usize>) -> Result<usize> {
             cfg.shard_runs(Some(mlp::shard::Shard { index: 0, count: n }))?;
             Ok(n)
         }
-        (None, None) => unreachable!("resolve gives one kind"),
     }
 }
 
@@ -228,23 +208,15 @@ fn check_same_config(frozen: &Path, quick: bool, given: &Value, plan: &Plan) -> 
 /// that differ) unless `--fresh`, which starts it over.
 fn claim_folder(r: &Resolved, plan: &Plan, args: &SubmitArgs) -> Result<()> {
     let exp_dir = &plan.exp_dir;
-    let (resolved, _locks) = match (&r.mlp, &r.cnn) {
-        (Some((exp, programs)), _) => {
-            // Starting over happens under every program's lock, so no running shard is wiped.
-            let locks = if args.fresh {
-                programs
-                    .iter()
-                    .map(|g| crate::mlp::experiment::lock_program(exp_dir, exp, g))
-                    .collect::<Result<Vec<_>>>()?
-            } else {
-                Vec::new()
-            };
-            (serde_yaml::to_value(exp)?, locks)
-        }
-        (None, Some(cfg)) => (serde_yaml::to_value(cfg)?, Vec::new()),
-        (None, None) => unreachable!("resolve gives one kind"),
+    // Starting over happens under every MLP program's lock, so no running shard is wiped.
+    let _locks = match &r.config {
+        kind::Resolved::Mlp(exp, programs) if args.fresh => programs
+            .iter()
+            .map(|g| crate::mlp::experiment::lock_program(exp_dir, exp, g))
+            .collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
     };
-    crate::folder::prepare(exp_dir, &resolved, args.fresh, false).map_err(|e| {
+    crate::folder::prepare(exp_dir, &r.config.to_value()?, args.fresh, false).map_err(|e| {
         anyhow::anyhow!("{e:#}\n(credit submit: choose another --out, or pass --fresh)")
     })
 }

@@ -4,25 +4,28 @@
 use super::config::{CnnConfig, RunPlan};
 use crate::checkpoint;
 use crate::lock::Lock;
-use crate::mlp::collect::{read_run_summary, run_state, RunState};
 use crate::output::{write_summary_csv, RunSummary};
-use anyhow::{bail, Context, Result};
+use crate::run_folder::{record, run_state, Record, RunState};
+use anyhow::{bail, Result};
 use std::path::Path;
 
 /// Every run of the recorded config with its state, in config order (`credit status`): a
-/// summary counts only if the run's config.yaml is this config's.
+/// summary counts only if the run's folder is whole ([`record`]: its config.yaml is this
+/// config's, its metrics.csv complete).
 pub fn status(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<(String, RunState)>> {
     let ckpt_dir = checkpoint::dir_of(exp_dir);
     let mut out = Vec::new();
     for run in cfg.runs() {
         let dir = exp_dir.join(&run.name);
-        let summary = match finished(&dir, &expected_config(cfg, &run)?) {
-            true => read_run_summary(&dir)?,
-            false => None,
-        };
+        let found = record(
+            &dir,
+            &cfg.experiment,
+            &run.name,
+            &expected_config(cfg, &run)?,
+        )?;
         let running = Lock::is_held(&super::train::lock_path(exp_dir, &run.name));
         let ckpt_at = checkpoint::read_meta(&ckpt_dir, &run.name)?.map(|m| m.iteration);
-        out.push((run.name.clone(), run_state(summary, running, &dir, ckpt_at)));
+        out.push((run.name.clone(), run_state(found, running, &dir, ckpt_at)));
     }
     Ok(out)
 }
@@ -34,19 +37,11 @@ fn expected_config(cfg: &CnnConfig, run: &RunPlan) -> Result<String> {
     )?)?)
 }
 
-/// Whether the run folder holds a summary.json written under `config` (its config.yaml).
-fn finished(dir: &Path, config: &str) -> bool {
-    dir.join("summary.json").exists()
-        && std::fs::read_to_string(dir.join("config.yaml")).is_ok_and(|t| t == config)
-}
-
 /// Each run's summary, in config order, once all have finished; else an error that names the
 /// unfinished runs and the `--shard` to rerun for them.
 pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
     let runs = cfg.runs();
-    let shards = std::fs::read_to_string(exp_dir.join("shards.txt"))
-        .ok()
-        .and_then(|t| t.trim().parse::<usize>().ok());
+    let shards = crate::folder::recorded_shards(exp_dir);
     let shard_of = |name: &str| -> Option<String> {
         let n = shards?;
         (0..n).find_map(|i| {
@@ -61,13 +56,23 @@ pub fn collect(exp_dir: &Path, cfg: &CnnConfig) -> Result<Vec<RunSummary>> {
     let mut missing = Vec::new();
     for run in &runs {
         let dir = exp_dir.join(&run.name);
-        match finished(&dir, &expected_config(cfg, run)?) {
-            true => done.push(read_run_summary(&dir)?.context("summary.json vanished")?),
-            false => missing.push(match shard_of(&run.name) {
-                Some(s) => format!("  {} ({s})", run.name),
-                None => format!("  {}", run.name),
-            }),
-        }
+        let why = match record(
+            &dir,
+            &cfg.experiment,
+            &run.name,
+            &expected_config(cfg, run)?,
+        )? {
+            Record::Whole(s) => {
+                done.push(*s);
+                continue;
+            }
+            Record::Damaged(why) => format!(": damaged: {why}"),
+            Record::Absent => String::new(),
+        };
+        missing.push(match shard_of(&run.name) {
+            Some(s) => format!("  {}{why} ({s})", run.name),
+            None => format!("  {}{why}", run.name),
+        });
     }
     if !missing.is_empty() {
         bail!(

@@ -14,6 +14,7 @@ use crate::checkpoint::{self, code_version, Meta, State};
 use crate::output::{write_atomic, MetricsWriter, RunSummary, Status};
 use crate::progress::Progress;
 use crate::rng::{derive, Stream};
+use crate::run_folder::{record, Record};
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -77,8 +78,9 @@ pub fn train_run(
     }
     let saved = checkpoint::load(&ckpt_dir, &plan.name)?;
     if saved.is_none() && !fresh {
-        if let Some(done) = finished(&run_dir, &text) {
-            return Ok(done);
+        // A damaged run (its files disagree) is trained again.
+        if let Record::Whole(done) = record(&run_dir, &cfg.experiment, &plan.name, &text)? {
+            return Ok(*done);
         }
     }
     write_atomic(&run_dir.join("config.yaml"), text.as_bytes())?;
@@ -87,13 +89,6 @@ pub fn train_run(
     let start = Instant::now();
     let diverged_at = run.epochs(data, start)?;
     run.finish(&run_dir, start.elapsed().as_secs_f64(), diverged_at)
-}
-
-/// The summary of a finished run whose config.yaml is `text`, if there is one.
-fn finished(run_dir: &Path, text: &str) -> Option<RunSummary> {
-    let same = std::fs::read_to_string(run_dir.join("config.yaml")).is_ok_and(|t| t == text);
-    let json = std::fs::read_to_string(run_dir.join("summary.json")).ok()?;
-    same.then(|| serde_json::from_str(&json).ok()).flatten()
 }
 
 /// The seed of libtorch's generator for the step at `iteration` (dropout, NP noise).

@@ -71,22 +71,34 @@ pub fn expand(
             .push(field.clone());
     }
     let mut trial_list = Vec::new();
+    let mut probes = Vec::new();
     for rule in searched.keys() {
         let base = rules.remove(rule.as_str()).expect("checked above");
+        let mine: Vec<&Param> = params.iter().filter(|p| p.1 == *rule).collect();
         for t in 0..n as u64 {
-            let mut settings = base.clone();
-            for (_, _, field, dist) in params.iter().filter(|p| p.1 == *rule) {
-                let Value::Mapping(s) = &mut settings else {
-                    bail!("{origin}: rules.{rule} must be a mapping of settings")
-                };
-                s.insert(field.as_str().into(), dist.draw(seed, t, field));
-            }
-            let mut trial = Mapping::new();
-            trial.insert("trial".into(), Value::from(t));
-            trial.insert("rule".into(), Value::from(rule.as_str()));
-            trial.insert("settings".into(), settings);
-            trial_list.push(Value::Mapping(trial));
+            trial_list.push(trial(rule, &base, &mine, seed, t, None).context(origin.to_string())?);
         }
+        // Every value of a `choice`, not only those the trials happen to draw.
+        for p in &mine {
+            if let Dist::Choice(values) = &p.3 {
+                for v in values {
+                    let probe = trial(rule, &base, &mine, seed, 0, Some((&p.0, v)))?;
+                    probes.push((p.0.clone(), v.clone(), probe));
+                }
+            }
+        }
+    }
+    for (key, v, probe) in probes {
+        let mut one = value.clone();
+        if let Value::Mapping(map) = &mut one {
+            map.insert("trials".into(), Value::Sequence(vec![probe]));
+        }
+        CnnConfig::resolve(one, false).with_context(|| {
+            format!(
+                "{origin}: search.params.{key}.choice: {} is not a valid value",
+                value_text(Some(&v))
+            )
+        })?;
     }
     let Value::Mapping(map) = &mut value else {
         unreachable!("take_block checked the mapping")
@@ -106,6 +118,34 @@ pub fn expand(
         seed,
         searched,
     })
+}
+
+/// Trial `t` of `rule`: its settings `base` with the trial's draws of `params` (`fixed`: one
+/// parameter's key and the value it takes instead of its draw).
+fn trial(
+    rule: &str,
+    base: &Value,
+    params: &[&Param],
+    seed: u64,
+    t: u64,
+    fixed: Option<(&str, &Value)>,
+) -> Result<Value> {
+    let mut settings = base.clone();
+    let Value::Mapping(s) = &mut settings else {
+        bail!("rules.{rule} must be a mapping of settings")
+    };
+    for (key, _, field, dist) in params {
+        let v = match fixed {
+            Some((k, v)) if k == key => v.clone(),
+            _ => dist.draw(seed, t, field),
+        };
+        s.insert(field.as_str().into(), v);
+    }
+    let mut trial = Mapping::new();
+    trial.insert("trial".into(), Value::from(t));
+    trial.insert("rule".into(), Value::from(rule));
+    trial.insert("settings".into(), settings);
+    Ok(Value::Mapping(trial))
 }
 
 /// One searched parameter: (key, rule, field, distribution).

@@ -148,7 +148,7 @@ pub fn run_experiment_with(
         shard.is_some(),
     )?;
     if let Some(s) = shard {
-        crate::mlp::collect::record_shards(&exp_dir, s.count)?;
+        crate::folder::record_shards(&exp_dir, s.count)?;
     }
     let mut summaries = Vec::new();
     for run in runs {
@@ -157,8 +157,13 @@ pub fn run_experiment_with(
         summaries.push(summary);
     }
     // Only once every run has finished, so a summary.csv is never a partial result.
-    if shard.is_none() {
-        write_summary_csv(&exp_dir.join("summary.csv"), &summaries)?;
+    match shard {
+        None => write_summary_csv(&exp_dir.join("summary.csv"), &summaries)?,
+        Some(s) => eprintln!(
+            "{}: shard {s} done; once every shard is, run it again without --shard to write \
+             summary.csv (nothing is retrained)",
+            cfg.experiment
+        ),
     }
     Ok(summaries)
 }

@@ -11,6 +11,7 @@ use super::{memory, tasks};
 use crate::checkpoint;
 use crate::lock::Lock;
 use crate::output::RunSummary;
+use crate::run_folder::{record, Record};
 use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -50,6 +51,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         }
     };
     let data = tasks::load(exp, &opts.data_dir, opts.device)?;
+    preflight(exp, &programs, data.train_len())?;
     memory::check(
         exp,
         &programs,
@@ -73,7 +75,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         engine: engine::command_line().unwrap_or(exp.training.engine),
     };
     if let Some(s) = opts.shard {
-        collect::record_shards(&exp_dir, s.count)?;
+        crate::folder::record_shards(&exp_dir, s.count)?;
         if opts.fresh {
             for g in &selected {
                 checkpoint::remove(&cx.checkpoint_dir(), &g.id())?;
@@ -82,7 +84,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     }
     let mut all = Vec::new();
     for g in selected {
-        let summaries = match collect::finished(&cx, g)? {
+        let summaries = match finished(&cx, g)? {
             Some(done) => {
                 let kind = EngineKind::choose(cx.engine, exp, g, opts.device)?;
                 for s in &done {
@@ -120,6 +122,55 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         ),
     }
     Ok((exp_dir, all))
+}
+
+/// What the config's own validation cannot see, checked before the folder is written: a
+/// batch the training set cannot fill, a warm-up that leaves W untrained.
+fn preflight(exp: &Experiment, programs: &[Group], n_train: i64) -> Result<()> {
+    let (t, iterations) = (exp.training.batch_size, exp.training.iterations);
+    if t > n_train {
+        bail!(
+            "training.batch_size {t} is larger than the training set ({n_train} examples): give \
+             at most {n_train}"
+        );
+    }
+    for g in programs.iter().filter(|g| g.spec.warmup > 0) {
+        if g.spec.warmup >= iterations {
+            bail!(
+                "runs[{}].warmup {} is not shorter than training.iterations {iterations}: W would \
+                 never train and the run would end at chance; shorten the warm-up",
+                g.spec_index,
+                g.spec.warmup
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The summaries of a program whose runs all finished, each whole (and which has no
+/// checkpoint to resume), or None: it is trained. A damaged run is said, and trained again.
+fn finished(cx: &Context, g: &Group) -> Result<Option<Vec<RunSummary>>> {
+    if checkpoint::read_meta(&cx.checkpoint_dir(), &g.id())?.is_some() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(g.members.len());
+    for m in &g.members {
+        let config = g.run_config(cx.exp, m)?;
+        match record(
+            &cx.exp_dir.join(&m.run),
+            &cx.exp.experiment,
+            &m.run,
+            &config,
+        )? {
+            Record::Whole(s) => out.push(*s),
+            Record::Absent => return Ok(None),
+            Record::Damaged(why) => {
+                eprintln!("{}/{}: {why}; training it again", cx.exp.experiment, m.run);
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Where the lock of one program's runs lives.

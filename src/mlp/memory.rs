@@ -65,6 +65,18 @@ pub fn check(
     for g in programs {
         let per_member = member_bytes(exp, g, n_train as f64, n_test as f64);
         let need = per_member * g.members.len() as f64;
+        if need > 0.8 * available && g.members.len() == 1 {
+            bail!(
+                "runs[{}] ({}, one run) needs about {:.1} GiB, but this machine has {:.1} GiB \
+                 available: lower training.batch_size ({}) or the network's sizes, or run it on \
+                 a machine with more memory",
+                g.spec_index,
+                g.spec.rule.name(),
+                need / GIB,
+                available / GIB,
+                exp.training.batch_size
+            );
+        }
         if need > 0.8 * available {
             let fits = ((0.5 * available / per_member).floor() as usize).max(1);
             bail!(

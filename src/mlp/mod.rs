@@ -11,7 +11,6 @@ pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod experiment;
-pub mod jobs;
 pub mod log;
 pub mod memory;
 pub mod run;

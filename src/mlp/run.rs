@@ -9,7 +9,7 @@ use super::config::Experiment;
 use super::engine::{Engine, EngineChoice, EngineKind};
 use super::eval::{evaluate, evaluate_val, NoisyScore};
 use super::log::{RunLog, Saved};
-use super::sweep::{Group, Member};
+use super::sweep::Group;
 use super::tasks::TaskData;
 use crate::checkpoint::{self, code_version, Meta};
 use crate::metrics::Measured;
@@ -160,7 +160,10 @@ impl<'a> Program<'a> {
             .map(|m| cx.exp_dir.join(&m.run))
             .collect();
         for (m, dir) in group.members.iter().zip(&run_dirs) {
-            write_run_config(exp, group, m, dir)?;
+            write_atomic(
+                &dir.join("config.yaml"),
+                group.run_config(exp, m)?.as_bytes(),
+            )?;
             remove_if_present(&dir.join("summary.json"))?;
         }
         let saved = checkpoint::load(&cx.checkpoint_dir(), &group.id())?;
@@ -361,27 +364,4 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),
     }
-}
-
-/// The fully resolved config of one run: the experiment with only this run's settings.
-fn write_run_config(exp: &Experiment, group: &Group, m: &Member, run_dir: &Path) -> Result<()> {
-    use super::config::Sweep;
-    let mut spec = m.spec(&group.spec);
-    if spec.lr.is_some() {
-        spec.lr = Some(Sweep::One(m.lr));
-    }
-    if spec.sigma.is_some() {
-        spec.sigma = Some(Sweep::One(m.sigma));
-    }
-    if spec.lr_b.is_some() {
-        spec.lr_b = Some(Sweep::One(m.lr_b));
-    }
-    spec.sizes = None;
-    spec.seeds = None;
-    let mut one = exp.clone();
-    one.network.sizes = group.sizes.clone();
-    one.training.seeds = vec![m.seed];
-    one.runs = vec![spec];
-    let text = serde_yaml::to_string(&one)?;
-    write_atomic(&run_dir.join("config.yaml"), text.as_bytes())
 }

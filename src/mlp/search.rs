@@ -175,6 +175,7 @@ pub fn expand(
     origin: &str,
 ) -> Result<Expanded> {
     let block = crate::search::take_block(&mut value, origin)?;
+    let base = value.clone();
     let Value::Mapping(map) = &mut value else {
         unreachable!("take_block checked the mapping")
     };
@@ -205,27 +206,21 @@ pub fn expand(
             );
         }
         searched.insert(label, params.iter().map(|p| p.field.clone()).collect());
-        // Entries that differ in settings other than the per-member ones, each with its trials.
+        check_choices(&base, entry, &params, seed, origin)?;
+        // Entries that differ in settings other than the per-member ones, each with its trials
+        // (found by a map: a search of N trials expands in O(N log N)).
         let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+        let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
         for t in 0..n as u64 {
-            let mut e = entry.clone();
-            let mut trial = serde_yaml::Mapping::new();
-            trial.insert("trial".into(), Value::from(t));
-            for p in &params {
-                let v = p.dist.draw(seed, t, &p.key);
-                let Value::Mapping(m) = &mut e else {
-                    bail!("{origin}: runs[{k}] must be a mapping")
-                };
-                if MEMBER_FIELDS.contains(&p.field.as_str()) {
-                    m.remove(p.field.as_str());
-                    trial.insert(p.field.as_str().into(), v);
-                } else {
-                    m.insert(p.field.as_str().into(), v);
+            let (e, trial) = trial_entry(entry, &params, seed, t, None)
+                .with_context(|| format!("{origin}: runs[{k}]"))?;
+            let key = serde_yaml::to_string(&e)?;
+            match group_of.get(&key) {
+                Some(&g) => groups[g].1.push(Value::Mapping(trial)),
+                None => {
+                    group_of.insert(key, groups.len());
+                    groups.push((e, vec![Value::Mapping(trial)]));
                 }
-            }
-            match groups.iter_mut().find(|(g, _)| *g == e) {
-                Some((_, ts)) => ts.push(Value::Mapping(trial)),
-                None => groups.push((e, vec![Value::Mapping(trial)])),
             }
         }
         for (mut e, ts) in groups {
@@ -265,6 +260,75 @@ pub fn expand(
         seed,
         searched,
     })
+}
+
+/// Entry `entry` with trial `t`'s draws of `params` (`fixed`: one parameter's key and the
+/// value it takes instead of its draw), and the trial's `trials:` item: the per-member
+/// settings go in the item, the others in the entry.
+fn trial_entry(
+    entry: &Value,
+    params: &[&Param],
+    seed: u64,
+    t: u64,
+    fixed: Option<(&str, &Value)>,
+) -> Result<(Value, serde_yaml::Mapping)> {
+    let mut e = entry.clone();
+    let Value::Mapping(m) = &mut e else {
+        bail!("an entry must be a mapping")
+    };
+    let mut trial = serde_yaml::Mapping::new();
+    trial.insert("trial".into(), Value::from(t));
+    for p in params {
+        let v = match fixed {
+            Some((key, v)) if key == p.key => v.clone(),
+            _ => p.dist.draw(seed, t, &p.key),
+        };
+        if MEMBER_FIELDS.contains(&p.field.as_str()) {
+            m.remove(p.field.as_str());
+            trial.insert(p.field.as_str().into(), v);
+        } else {
+            m.insert(p.field.as_str().into(), v);
+        }
+    }
+    Ok((e, trial))
+}
+
+/// Every value of a `choice` is checked, not only those the trials happen to draw: the
+/// config (`value`, its `search:` block taken out) with `entry` alone, as trial 0 with that
+/// value, must be valid.
+fn check_choices(
+    value: &Value,
+    entry: &Value,
+    params: &[&Param],
+    seed: u64,
+    origin: &str,
+) -> Result<()> {
+    for p in params {
+        let Dist::Choice(values) = &p.dist else {
+            continue;
+        };
+        for v in values {
+            let (mut e, trial) = trial_entry(entry, params, seed, 0, Some((&p.key, v)))?;
+            if let Value::Mapping(m) = &mut e {
+                m.insert(
+                    "trials".into(),
+                    Value::Sequence(vec![Value::Mapping(trial)]),
+                );
+            }
+            let mut probe = value.clone();
+            if let Value::Mapping(m) = &mut probe {
+                m.insert("runs".into(), Value::Sequence(vec![e]));
+            }
+            Experiment::from_value(probe, origin).with_context(|| {
+                format!(
+                    "{origin}: search.params.{}.choice: {} is not a valid value",
+                    p.key,
+                    value_text(Some(v))
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Write an expanded experiment as a config file: `<out>/<experiment>.yaml`, which
@@ -359,9 +423,4 @@ pub fn top(exp: &Experiment, ranked: &[Ranked], k: usize, seeds: &[u64]) -> Resu
     out.runs = runs;
     out.validate().context("the --top experiment")?;
     Ok(out)
-}
-
-/// Print the best `n` trials of each label to stderr.
-pub fn print_best(search: &Search, ranked: &[Ranked], n: usize) {
-    crate::search::print_best(&search.ranking(), ranked, n)
 }

@@ -50,6 +50,28 @@ pub struct Group {
 }
 
 impl Group {
+    /// The fully resolved config of member `m`'s run (its config.yaml): the experiment with
+    /// only this run's settings.
+    pub fn run_config(&self, exp: &Experiment, m: &Member) -> Result<String> {
+        let mut spec = m.spec(&self.spec);
+        if spec.lr.is_some() {
+            spec.lr = Some(Sweep::One(m.lr));
+        }
+        if spec.sigma.is_some() {
+            spec.sigma = Some(Sweep::One(m.sigma));
+        }
+        if spec.lr_b.is_some() {
+            spec.lr_b = Some(Sweep::One(m.lr_b));
+        }
+        spec.sizes = None;
+        spec.seeds = None;
+        let mut one = exp.clone();
+        one.network.sizes = self.sizes.clone();
+        one.training.seeds = vec![m.seed];
+        one.runs = vec![spec];
+        Ok(serde_yaml::to_string(&one)?)
+    }
+
     /// `prog007`: the program's checkpoint and lock file stem.
     pub fn id(&self) -> String {
         format!("prog{:03}", self.index)

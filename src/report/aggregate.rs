@@ -10,7 +10,7 @@
 //! - `se` is the sample standard deviation (n − 1 denominator) over √n, blank when n < 2.
 use super::read::{cell, optional_cell, read_metrics, read_summary, RunRow, Table};
 use crate::output::{fmt_f64, write_atomic};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -177,9 +177,10 @@ pub fn write_aggregate(path: &Path, rows: &[AggregateRow]) -> Result<()> {
 }
 
 /// `exp_dir/aggregate.csv`, rewritten first when it is missing, older than `summary.csv`
-/// or any completed run's `metrics.csv`, or written with other columns (an older version).
-/// A run folder that is absent does not make it stale: a published experiment (results/)
-/// comes without its run folders, and its aggregate is then the only record there is. With
+/// or any completed run's `metrics.csv`, written with other columns (an older version), or
+/// incomplete ([`incomplete`]: cut short, it still parses). A run folder that is absent does
+/// not make it stale: a published experiment (results/) comes without its run folders, and
+/// its aggregate is then the only record there is, so an incomplete one is an error. With
 /// none of them there, summary.csv's time says nothing either: a git checkout writes files
 /// in its own order.
 pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
@@ -193,24 +194,68 @@ pub(crate) fn fresh_aggregate(exp_dir: &Path) -> Result<PathBuf> {
     if header_now.as_deref() != Some(AGGREGATE_COLUMNS.join(",").as_str()) {
         return aggregate(exp_dir);
     }
-    let mut inputs: Vec<PathBuf> = read_summary(exp_dir)?
+    let runs = read_summary(exp_dir)?;
+    let mut inputs: Vec<PathBuf> = runs
         .iter()
         .filter(|r| r.completed())
         .map(|r| exp_dir.join(&r.run).join("metrics.csv"))
         .filter(|m| m.exists())
         .collect();
     if inputs.is_empty() {
+        if let Some(why) = incomplete(&path, &runs) {
+            bail!(
+                "{} is incomplete ({why}) and there are no run folders to aggregate again: \
+                 restore it (e.g. `git checkout` of a published experiment)",
+                path.display()
+            );
+        }
         return Ok(path);
     }
     inputs.push(exp_dir.join("summary.csv"));
     let stale = inputs
         .iter()
         .any(|input| modified(input).is_some_and(|m| m >= written));
-    if stale {
+    if stale || incomplete(&path, &runs).is_some() {
         aggregate(exp_dir)
     } else {
         Ok(path)
     }
+}
+
+/// Why the aggregate at `path` does not cover the completed runs of summary.csv, if it does
+/// not: it does not read, a condition has no rows, or a curve stops before its runs' last
+/// iteration (every metric is logged at the last one). Rows are sorted by condition and
+/// curve, so an aggregate cut at a row boundary shows one of these, unless the cut falls
+/// exactly between two curves of one condition.
+fn incomplete(path: &Path, runs: &[RunRow]) -> Option<String> {
+    let rows = match read_aggregate(path) {
+        Ok(rows) => rows,
+        Err(e) => return Some(format!("{e:#}")),
+    };
+    let mut reached: BTreeMap<&str, u64> = BTreeMap::new();
+    for run in runs.iter().filter(|r| r.completed()) {
+        let end = reached.entry(run.condition.as_str()).or_default();
+        *end = (*end).max(run.iterations);
+    }
+    let mut last: BTreeMap<(&str, &str, Option<u32>), u64> = BTreeMap::new();
+    for r in &rows {
+        let end = last.entry((&r.condition, &r.metric, r.layer)).or_default();
+        *end = (*end).max(r.iteration);
+    }
+    for condition in reached.keys() {
+        if !last.keys().any(|(c, _, _)| c == condition) {
+            return Some(format!("no rows of condition `{condition}`"));
+        }
+    }
+    for ((condition, metric, _), k) in last {
+        let n = reached.get(condition).copied().unwrap_or(0);
+        if k < n {
+            return Some(format!(
+                "the `{metric}` curve of `{condition}` stops at iteration {k}, its runs reached {n}"
+            ));
+        }
+    }
+    None
 }
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {

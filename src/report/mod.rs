@@ -23,5 +23,5 @@ pub use aggregate::{aggregate, mean_se, read_aggregate, AggregateRow, MeanSe};
 pub use figure::Figure;
 pub use markdown::{write_report, Mode, ReportEntry};
 pub use plot::plot;
-pub use publish::{publish, thin, Latents, MAX_POINTS};
+pub use publish::{check_target, publish, thin, Latents, MAX_POINTS};
 pub use read::{read_summary, RunRow};

@@ -27,15 +27,32 @@ pub enum Latents {
     Final,
 }
 
-/// Publish the collected experiment `exp_dir` into `dest`: copy the run folders by
-/// [`copy_run`], summary.csv and experiment.yaml, write aggregate.csv thinned by [`thin`],
-/// draw the figures from them. Returns the files written.
+/// Refuse to publish `exp_dir` into `dest` when they are the same folder (e.g. `credit
+/// publish results/x` with the default `--to results`): copying a file onto itself empties it.
+pub fn check_target(exp_dir: &Path, dest: &Path) -> Result<()> {
+    if let (Ok(from), Ok(to)) = (exp_dir.canonicalize(), dest.canonicalize()) {
+        if from == to {
+            bail!(
+                "{} would be published onto itself ({} is the same folder), which would empty \
+                 its files: give --to another results tree (e.g. --to published)",
+                exp_dir.display(),
+                dest.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Publish the collected experiment `exp_dir` into `dest` (never itself, [`check_target`]):
+/// copy the run folders by [`copy_run`], summary.csv and experiment.yaml, write
+/// aggregate.csv thinned by [`thin`], draw the figures from them. Returns the files written.
 pub fn publish(
     exp_dir: &Path,
     dest: &Path,
     max_points: usize,
     latents: Latents,
 ) -> Result<Vec<PathBuf>> {
+    check_target(exp_dir, dest)?;
     fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
     // The run folders first: aggregate.csv must be newer than their metrics.csv, or
     // `credit plot` and `credit report` would take it as stale and re-aggregate it unthinned.

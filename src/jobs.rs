@@ -1,8 +1,9 @@
 //! `credit run CONFIG --jobs K`: the experiment's shards as K local processes, then
-//! `collect` (MLP or CNN: a CNN experiment's shards divide its runs). On small programs several one-thread processes beat one process with several
-//! libtorch threads (docs/PERFORMANCE.md, "Threads").
-use super::{collect, shard, sweep};
-use crate::cnn::config::CnnConfig;
+//! `collect` (MLP or CNN: a CNN experiment's shards divide its runs). On small programs
+//! several one-thread processes beat one process with several libtorch threads
+//! (docs/PERFORMANCE.md, "Threads").
+use crate::kind::Resolved;
+use crate::mlp;
 use crate::output::RunSummary;
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Context, Result};
@@ -22,46 +23,30 @@ pub struct Jobs<'a> {
     pub threads: Option<i32>,
 }
 
-/// The experiment behind a config, as the shards will see it.
-enum Plan {
-    Mlp(super::Experiment, Vec<sweep::Group>),
-    /// A CNN experiment: its runs are the units that shards divide.
-    Cnn(CnnConfig),
-}
-
 pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     let value = crate::config::load_value(j.config, j.quick)?;
     let origin = j.config.display().to_string();
-    let plan = match crate::config::kind_of(&value).as_str() {
-        "cnn" => Plan::Cnn(CnnConfig::resolve(value, false).with_context(|| origin.clone())?),
-        _ => {
-            let exp = super::Experiment::from_value(value, &origin)?;
-            let programs = sweep::programs(&exp)?;
-            Plan::Mlp(exp, programs)
-        }
-    };
-    let (count, exp_dir) = match &plan {
-        Plan::Mlp(exp, programs) => {
+    let plan = Resolved::from_value(value, &origin)?;
+    let count = match &plan {
+        Resolved::Mlp(exp, programs) => {
             let count = j.count.min(programs.len());
-            shard::assign(exp, programs, count)?;
-            (count, j.out.join(&exp.experiment))
+            mlp::shard::assign(exp, programs, count)?;
+            count
         }
-        Plan::Cnn(cfg) => (j.count.min(cfg.runs().len()), j.out.join(&cfg.experiment)),
+        Resolved::Cnn(cfg) => j.count.min(cfg.runs().len()),
     };
+    let exp_dir = j.out.join(plan.experiment());
     if j.fresh {
         // Start the folder over here (for the MLP under every program's lock); the shards
         // then resume nothing.
-        let (resolved, _locks) = match &plan {
-            Plan::Mlp(exp, programs) => (
-                serde_yaml::to_value(exp)?,
-                programs
-                    .iter()
-                    .map(|g| super::experiment::lock_program(&exp_dir, exp, g))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            Plan::Cnn(cfg) => (serde_yaml::to_value(cfg)?, Vec::new()),
+        let _locks = match &plan {
+            Resolved::Mlp(exp, programs) => programs
+                .iter()
+                .map(|g| mlp::experiment::lock_program(&exp_dir, exp, g))
+                .collect::<Result<Vec<_>>>()?,
+            Resolved::Cnn(_) => Vec::new(),
         };
-        crate::folder::prepare(&exp_dir, &resolved, true, false)?;
+        crate::folder::prepare(&exp_dir, &plan.to_value()?, true, false)?;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = j.threads.unwrap_or(((cores / count).max(1)) as i32);
@@ -69,7 +54,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..count {
         let mut cmd = Command::new(&exe);
-        if let Some(engine) = super::engine::command_line() {
+        if let Some(engine) = mlp::engine::command_line() {
             cmd.arg("--engine").arg(engine.name());
         }
         cmd.arg("--threads")
@@ -102,10 +87,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
             failed.join(", ")
         );
     }
-    match &plan {
-        Plan::Mlp(..) => collect::collect(&exp_dir),
-        Plan::Cnn(cfg) => crate::cnn::collect::collect(&exp_dir, cfg),
-    }
+    crate::kind::collect(&exp_dir)
 }
 
 /// Wait for every child, passing a signal this process receives on to them. Returns the
