@@ -25,76 +25,71 @@ fn extent(m: usize, n: usize, s: Strides) -> usize {
     }
 }
 
+/// The element types matrixmultiply multiplies: f32 (the network) and f64 (the ridge sums).
+pub trait Scalar: Copy {
+    /// matrixmultiply's `sgemm` or `dgemm`.
+    ///
+    /// # Safety
+    /// As matrixmultiply's: every index the strides reach lies inside its operand.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        mkn: (usize, usize, usize),
+        alpha: Self,
+        a: (*const Self, isize, isize),
+        b: (*const Self, isize, isize),
+        beta: Self,
+        c: (*mut Self, isize, isize),
+    );
+}
+
+macro_rules! scalar {
+    ($t:ty, $f:path) => {
+        impl Scalar for $t {
+            unsafe fn gemm(
+                (m, k, n): (usize, usize, usize),
+                alpha: $t,
+                a: (*const $t, isize, isize),
+                b: (*const $t, isize, isize),
+                beta: $t,
+                c: (*mut $t, isize, isize),
+            ) {
+                $f(
+                    m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
+                )
+            }
+        }
+    };
+}
+scalar!(f32, matrixmultiply::sgemm);
+scalar!(f64, matrixmultiply::dgemm);
+
 /// C[m × n] = β C + α A[m × k] B[k × n]; C row-major with `ldc` entries per row. With β = 0,
 /// C is not read (NaN in it does not propagate).
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm(
+pub fn gemm<T: Scalar>(
     (m, k, n): (usize, usize, usize),
-    alpha: f32,
-    a: &[f32],
+    alpha: T,
+    a: &[T],
     sa: Strides,
-    b: &[f32],
+    b: &[T],
     sb: Strides,
-    beta: f32,
-    c: &mut [f32],
+    beta: T,
+    c: &mut [T],
     ldc: usize,
 ) {
     assert!(extent(m, k, sa) <= a.len() && extent(k, n, sb) <= b.len());
     assert!(extent(m, n, (ldc, 1)) <= c.len());
+    let op = |p, s: Strides| (p, s.0 as isize, s.1 as isize);
     // SAFETY: the asserts above keep every index the product reads or writes inside the
     // slices; c is borrowed mutably, so it aliases neither a nor b.
     unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
+        T::gemm(
+            (m, k, n),
             alpha,
-            a.as_ptr(),
-            sa.0 as isize,
-            sa.1 as isize,
-            b.as_ptr(),
-            sb.0 as isize,
-            sb.1 as isize,
+            op(a.as_ptr(), sa),
+            op(b.as_ptr(), sb),
             beta,
-            c.as_mut_ptr(),
-            ldc as isize,
-            1,
-        )
-    }
-}
-
-/// [`sgemm`] in f64 (the ridge sums).
-#[allow(clippy::too_many_arguments)]
-pub fn dgemm(
-    (m, k, n): (usize, usize, usize),
-    alpha: f64,
-    a: &[f64],
-    sa: Strides,
-    b: &[f64],
-    sb: Strides,
-    beta: f64,
-    c: &mut [f64],
-    ldc: usize,
-) {
-    assert!(extent(m, k, sa) <= a.len() && extent(k, n, sb) <= b.len());
-    assert!(extent(m, n, (ldc, 1)) <= c.len());
-    // SAFETY: as in sgemm.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            sa.0 as isize,
-            sa.1 as isize,
-            b.as_ptr(),
-            sb.0 as isize,
-            sb.1 as isize,
-            beta,
-            c.as_mut_ptr(),
-            ldc as isize,
-            1,
+            (c.as_mut_ptr(), ldc as isize, 1),
         )
     }
 }
@@ -179,7 +174,7 @@ pub fn first_forward(
 ) {
     let (n0, t) = (w.len() / n1 - 1, a.len() / n1);
     match inputs {
-        Inputs::Dense(_) => sgemm(
+        Inputs::Dense(_) => gemm(
             (t, n0 + 1, n1),
             1.0,
             x_aug,
@@ -215,7 +210,7 @@ pub fn first_update(
 ) {
     let (n0, t) = (w.len() / n1 - 1, g.len() / n1);
     match inputs {
-        Inputs::Dense(_) => sgemm(
+        Inputs::Dense(_) => gemm(
             (n0 + 1, t, n1),
             1.0,
             x_aug,
@@ -438,16 +433,16 @@ mod tests {
     }
 
     #[test]
-    fn sgemm_reads_transposed_operands_through_strides() {
+    fn gemm_reads_transposed_operands_through_strides() {
         let (m, k, n) = (5, 7, 3);
         let (a, b) = (ramp(m * k, 0.1), ramp(k * n, 0.07));
         let want = naive(&a, &b, m, k, n);
         let mut c = vec![f32::NAN; m * n];
-        sgemm((m, k, n), 1.0, &a, rm(k), &b, rm(n), 0.0, &mut c, n);
+        gemm((m, k, n), 1.0, &a, rm(k), &b, rm(n), 0.0, &mut c, n);
         close(&c, &want);
         let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
         let mut c2 = vec![1.0; m * n];
-        sgemm((m, k, n), 2.0, &at, tr(m), &bt, tr(k), 1.0, &mut c2, n);
+        gemm((m, k, n), 2.0, &at, tr(m), &bt, tr(k), 1.0, &mut c2, n);
         let want2: Vec<f32> = want.iter().map(|v| 1.0 + 2.0 * v).collect();
         close(&c2, &want2);
     }

@@ -280,7 +280,7 @@ impl Member {
         for i in 1..=n {
             if i > 1 {
                 let k = p.sizes[i - 1] + 1;
-                linalg::sgemm(
+                linalg::gemm(
                     (t, k, p.sizes[i]),
                     1.0,
                     &b.h_aug[i - 2],
@@ -329,7 +329,7 @@ impl Member {
                 p.sizes[i] + 1,
             );
             let k = p.sizes[i] + 1;
-            linalg::sgemm(
+            linalg::gemm(
                 (t, k, p.sizes[i + 1]),
                 1.0,
                 &b.noisy_aug[i - 1],
@@ -404,7 +404,7 @@ impl Member {
                 Rule::NpDfa => (&b.e[p.depth() - 1], &b.lambda_hat[i - 1], p.cols(i)),
                 _ => {
                     // sg: the true ∂L/∂h^i = E^{i+1} W^{i+1}[:rows]ᵀ.
-                    linalg::sgemm(
+                    linalg::gemm(
                         (t, n, rows),
                         1.0,
                         &b.e_true[i],
@@ -438,11 +438,11 @@ impl Member {
                 SolverKind::Sgd => {
                     // B ← B − β (R Bᵀ − target)ᵀ R
                     let resid = &mut b.g[..t * rows];
-                    linalg::sgemm((t, n, rows), 1.0, r, rm(n), bk, tr(n), 0.0, resid, rows);
+                    linalg::gemm((t, n, rows), 1.0, r, rm(n), bk, tr(n), 0.0, resid, rows);
                     for (res, tg) in resid.chunks_mut(rows).zip(target.chunks(ld)) {
                         res.iter_mut().zip(tg).for_each(|(x, y)| *x -= y);
                     }
-                    linalg::sgemm(
+                    linalg::gemm(
                         (rows, t, n),
                         -self.beta,
                         resid,
@@ -482,7 +482,7 @@ impl Member {
                 );
             } else if matched {
                 let dw = &mut b.dw[..k * n];
-                linalg::sgemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);
+                linalg::gemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);
                 self.w[i - 1]
                     .iter_mut()
                     .zip(dw.iter())
@@ -492,7 +492,7 @@ impl Member {
                     .zip(dw.iter())
                     .for_each(|(b, d)| *b += d);
             } else {
-                linalg::sgemm(
+                linalg::gemm(
                     (k, t, n),
                     1.0,
                     &b.h_aug[i - 2],
@@ -526,7 +526,7 @@ fn send_down(
             _ => &above[0],
         };
         let w = src.len() / t; // n_{i+1}, or n_{N+1} in direct form
-        linalg::sgemm(
+        linalg::gemm(
             (t, w, p.sizes[i]),
             1.0,
             src,
@@ -559,8 +559,8 @@ fn ridge_fit(
     for (d, s) in t64.chunks_mut(rows).zip(target.chunks(ld)) {
         d.iter_mut().zip(s).for_each(|(d, s)| *d = *s as f64);
     }
-    linalg::dgemm((n, t, n), 1.0, r64, tr(n), r64, rm(n), 1.0, &mut acc.v, n);
-    linalg::dgemm(
+    linalg::gemm((n, t, n), 1.0, r64, tr(n), r64, rm(n), 1.0, &mut acc.v, n);
+    linalg::gemm(
         (rows, t, n),
         1.0,
         t64,
