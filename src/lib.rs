@@ -13,6 +13,7 @@ pub mod fused;
 pub mod jobs;
 pub mod kind;
 pub mod lock;
+pub mod malloc;
 pub mod metrics;
 pub mod mlp;
 pub mod nets;

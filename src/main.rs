@@ -174,6 +174,7 @@ enum DataAction {
 }
 
 fn main() {
+    credit_assign::malloc::keep_freed_memory();
     if let Err(e) = real_main() {
         if let Some(c) = e.downcast_ref::<Checkpointed>() {
             eprintln!("{c}");
