@@ -10,6 +10,7 @@
 //! cross-entropy losses, the peers' rules (usf, brsf, frsf, kp, wm) and CUDA stay on the torch
 //! engine; `check` names the field that sends a config there.
 pub mod data;
+pub mod first_layer;
 pub mod linalg;
 pub mod member;
 pub mod noise;
