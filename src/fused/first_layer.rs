@@ -9,6 +9,8 @@
 //! - update, pixel by pixel (`ByPixel`): W^1[k] += Σ_{t: x_tk ≠ 0} x_tk G[t], so that each row
 //!   of W^1 is written once per step.
 use super::data::Inputs;
+#[cfg(target_arch = "x86_64")]
+use super::linalg::has_fma;
 use super::linalg::{gemm, rm, tr};
 
 /// The batch's non-zero inputs grouped by pixel: pixel k's (sample, value) pairs are at
@@ -266,11 +268,6 @@ fn run<G: Groups>(sums: &mut Gather<G>) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_fma<G: Groups>(sums: &mut Gather<G>) {
     by_blocks::<G, true>(sums)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// The widest block: 64 floats, eight AVX registers.

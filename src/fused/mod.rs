@@ -14,6 +14,7 @@ pub mod first_layer;
 pub mod linalg;
 pub mod member;
 pub mod noise;
+pub mod sigmoid;
 pub mod trainer;
 
 pub use trainer::Trainer;
