@@ -3,82 +3,17 @@
 //! W^1 += aug(X)ᵀ G. MNIST is 81% zeros, so on sparse inputs both loop over the non-zero
 //! pixels only; dense inputs take one GEMM each.
 //!
-//! On sparse inputs both products are sums of weighted rows (`Gather`), with the sums of a
-//! block of columns in registers:
-//! - forward, sample by sample: a_t = bias + Σ_{k: x_tk ≠ 0} x_tk W^1[k];
-//! - update, pixel by pixel (`ByPixel`): W^1[k] += Σ_{t: x_tk ≠ 0} x_tk G[t], so that each row
-//!   of W^1 is written once per step.
+//! On sparse inputs both go sample by sample over each sample's non-zero pixels k, a block
+//! of columns at a time with the block in registers:
+//! - forward (`Gather`): a_t = bias + Σ_k x_tk W^1[k], a_t's block summed in registers;
+//! - update (`Scatter`): W^1[k] += x_tk G[t] for each k, G[t]'s block held in registers.
+//!
+//! Each entry (t, k) is then a few vector loads, fused multiply-adds and (in the update) stores,
+//! with no sort of the batch by pixel (which cost more than it saved).
 use super::data::Inputs;
 #[cfg(target_arch = "x86_64")]
 use super::linalg::has_fma;
 use super::linalg::{gemm, rm, tr};
-
-/// The batch's non-zero inputs grouped by pixel: pixel k's (sample, value) pairs are at
-/// `start[k]..start[k+1]`. Built once per step (a counting sort), it lets the update write
-/// each row of W^1 once per step, where sample by sample it would write a row once per
-/// sample that has the pixel (MNIST: ~4,800 writes of ~500 distinct rows per batch).
-#[derive(Default)]
-pub struct ByPixel {
-    /// u32 offsets: a batch has far fewer than 2³² non-zero inputs.
-    start: Vec<u32>,
-    t: Vec<u32>,
-    v: Vec<f32>,
-    /// The pixels that occur in the batch, in increasing order.
-    pixels: Vec<u32>,
-    /// Where the next entry of each pixel goes, while building.
-    next: Vec<u32>,
-}
-
-impl ByPixel {
-    /// Group the inputs of examples `idx` (sparse rows) by pixel; n0 pixels.
-    pub fn build(&mut self, inputs: &Inputs, idx: &[usize], n0: usize) {
-        let Inputs::Sparse {
-            row_start,
-            col,
-            val,
-        } = inputs
-        else {
-            return;
-        };
-        self.start.clear();
-        self.start.resize(n0 + 1, 0);
-        let counts = &mut self.start[1..];
-        for &r in idx {
-            let row = &col[row_start[r]..row_start[r + 1]];
-            row.iter().for_each(|&k| counts[k as usize] += 1);
-        }
-        self.pixels.clear();
-        for k in 0..n0 {
-            if self.start[k + 1] > 0 {
-                self.pixels.push(k as u32);
-            }
-            self.start[k + 1] += self.start[k];
-        }
-        let nnz = self.start[n0] as usize;
-        self.t.resize(nnz, 0);
-        self.v.resize(nnz, 0.0);
-        self.next.clear();
-        self.next.extend_from_slice(&self.start[..n0]);
-        // Local slices: the compiler then keeps their lengths in registers instead of
-        // reloading them after every store.
-        let (ts, vs, next) = (&mut self.t[..], &mut self.v[..], &mut self.next[..]);
-        for (t, &r) in idx.iter().enumerate() {
-            let span = row_start[r]..row_start[r + 1];
-            for (&k, &v) in col[span.clone()].iter().zip(&val[span]) {
-                let at = next[k as usize];
-                (ts[at as usize], vs[at as usize]) = (t as u32, v);
-                next[k as usize] = at + 1;
-            }
-        }
-    }
-
-    /// Pixel k's samples and values.
-    #[inline(always)]
-    fn entries(&self, k: usize) -> (&[u32], &[f32]) {
-        let span = self.start[k] as usize..self.start[k + 1] as usize;
-        (&self.t[span.clone()], &self.v[span])
-    }
-}
 
 /// A^1 = aug(X) W^1 for the batch `idx`, [T × n_1]. Sparse inputs read only the rows of W^1
 /// of their non-zero pixels; dense ones are one GEMM of `x_aug` ([T × (n_0+1)]).
@@ -109,26 +44,22 @@ pub fn forward(inputs: &Inputs, idx: &[usize], x_aug: &[f32], w: &[f32], a: &mut
                 col,
                 val,
             };
-            run(&mut Gather {
-                groups: samples,
-                src: w,
-                io: a,
-                n: n1,
-            });
+            run(
+                &mut Gather {
+                    samples,
+                    w,
+                    a,
+                    n: n1,
+                },
+                n1,
+            );
         }
     }
 }
 
 /// W^1 += aug(X)ᵀ G for G = −η Ẽ^1 ([T × n_1]): on sparse inputs only the rows of the batch's
-/// non-zero pixels change (each once), and the bias row.
-pub fn update(
-    inputs: &Inputs,
-    by_pixel: &ByPixel,
-    x_aug: &[f32],
-    g: &[f32],
-    w: &mut [f32],
-    n1: usize,
-) {
+/// non-zero pixels change, and the bias row.
+pub fn update(inputs: &Inputs, idx: &[usize], x_aug: &[f32], g: &[f32], w: &mut [f32], n1: usize) {
     let (n0, t) = (w.len() / n1 - 1, g.len() / n1);
     match inputs {
         Inputs::Dense(_) => gemm(
@@ -142,13 +73,26 @@ pub fn update(
             w,
             n1,
         ),
-        Inputs::Sparse { .. } => {
-            run(&mut Gather {
-                groups: by_pixel,
-                src: g,
-                io: w,
-                n: n1,
-            });
+        Inputs::Sparse {
+            row_start,
+            col,
+            val,
+        } => {
+            let samples = Samples {
+                idx,
+                row_start,
+                col,
+                val,
+            };
+            run(
+                &mut Scatter {
+                    samples,
+                    g,
+                    w,
+                    n: n1,
+                },
+                n1,
+            );
             let bias = &mut w[n0 * n1..];
             for g_t in g[..t * n1].chunks(n1) {
                 bias.iter_mut().zip(g_t).for_each(|(b, g)| *b += g);
@@ -157,15 +101,7 @@ pub fn update(
     }
 }
 
-/// The groups of a sum of weighted rows: output row o gets Σ_e v_e · src[r_e] over its
-/// (r_e, v_e).
-trait Groups {
-    /// Call f(o, r, v) for every group.
-    fn each(&self, f: impl FnMut(usize, &[u32], &[f32]));
-}
-
-/// The forward product's groups: output row t (of A^1) sums the rows of W^1 of sample t's
-/// non-zero pixels, weighted by their values.
+/// The batch's samples as sparse rows: sample t's non-zero pixels and their values.
 struct Samples<'a> {
     idx: &'a [usize],
     row_start: &'a [usize],
@@ -173,7 +109,8 @@ struct Samples<'a> {
     val: &'a [f32],
 }
 
-impl Groups for Samples<'_> {
+impl Samples<'_> {
+    /// Call f(t, pixels, values) for every sample t of the batch.
     #[inline(always)]
     fn each(&self, mut f: impl FnMut(usize, &[u32], &[f32])) {
         for (t, &r) in self.idx.iter().enumerate() {
@@ -183,53 +120,90 @@ impl Groups for Samples<'_> {
     }
 }
 
-/// The update's groups: output row k (of W^1) sums the rows of G of the samples that have
-/// pixel k, weighted by its values.
-impl Groups for &ByPixel {
-    #[inline(always)]
-    fn each(&self, mut f: impl FnMut(usize, &[u32], &[f32])) {
-        for &k in &self.pixels {
-            let (ts, vs) = self.entries(k as usize);
-            f(k as usize, ts, vs);
-        }
-    }
+/// A sparse product a block of columns at a time: `block::<W, TAIL, FMA>(c0, end)` does
+/// columns c0..c0+W of the rows and, with TAIL, the rows' last 8 (c0+end−8..c0+end), of
+/// which it keeps those beyond c0+W. W and TAIL are compile-time constants so that the
+/// block's values live in registers.
+trait Kernel {
+    fn block<const W: usize, const TAIL: bool, const FMA: bool>(&mut self, c0: usize, end: usize);
 }
 
-/// Both sparse products as sums of weighted rows, io[o] += Σ_e v_e · src[r_e] for each
-/// group, over rows of n floats. Done a block of columns at a time with the block's sums in
-/// registers: each source row is read once per group, each output row read and written once.
-struct Gather<'a, G> {
-    groups: G,
-    src: &'a [f32],
-    io: &'a mut [f32],
+/// The forward product: a_t += Σ_k x_tk W^1[k], a_t's block summed in registers (each row of
+/// W^1 read once per sample that has its pixel; a_t read and written once).
+struct Gather<'a> {
+    samples: Samples<'a>,
+    w: &'a [f32],
+    a: &'a mut [f32],
+    /// n_1
     n: usize,
 }
 
-impl<G: Groups> Gather<'_, G> {
-    /// Columns c0..c0+W of every group's output row and, with TAIL, the row's last 8
-    /// (c0+end−8..c0+end), of which it keeps those beyond c0+W. W and TAIL are
-    /// compile-time constants so that the sums live in registers.
+impl Kernel for Gather<'_> {
     #[inline(always)]
     fn block<const W: usize, const TAIL: bool, const FMA: bool>(&mut self, c0: usize, end: usize) {
-        let (n, src, io) = (self.n, self.src, &mut *self.io);
-        self.groups.each(|o, rows, vs| {
-            let io = &mut io[o * n + c0..][..end];
-            let mut main = vals::<W>(&io[..W]);
+        let (n, w, a) = (self.n, self.w, &mut *self.a);
+        self.samples.each(|t, pixels, xs| {
+            let a_t = &mut a[t * n + c0..][..end];
+            let mut main = vals::<W>(&a_t[..W]);
             let mut last = if TAIL {
-                vals::<8>(&io[end - 8..])
+                vals::<8>(&a_t[end - 8..])
             } else {
                 [0.0; 8]
             };
-            for (&r, &v) in rows.iter().zip(vs) {
-                let x = &src[r as usize * n + c0..][..end];
-                fma::<FMA>(&mut main, &x[..W], v);
+            for (&k, &x) in pixels.iter().zip(xs) {
+                let w_k = &w[k as usize * n + c0..][..end];
+                fma::<FMA>(&mut main, &w_k[..W], x);
                 if TAIL {
-                    fma::<FMA>(&mut last, &x[end - 8..], v);
+                    fma::<FMA>(&mut last, &w_k[end - 8..], x);
                 }
             }
-            io[..W].copy_from_slice(&main);
+            a_t[..W].copy_from_slice(&main);
             if TAIL {
-                io[W..].copy_from_slice(&last[8 - (end - W)..]);
+                a_t[W..].copy_from_slice(&last[8 - (end - W)..]);
+            }
+        });
+    }
+}
+
+/// The update: W^1[k] += x_tk G[t] for each of sample t's pixels k, G[t]'s block held in
+/// registers. Sample by sample in t order, each W^1[k] receives its terms in the order a
+/// sum over t would add them.
+struct Scatter<'a> {
+    samples: Samples<'a>,
+    g: &'a [f32],
+    w: &'a mut [f32],
+    /// n_1
+    n: usize,
+}
+
+impl Kernel for Scatter<'_> {
+    #[inline(always)]
+    fn block<const W: usize, const TAIL: bool, const FMA: bool>(&mut self, c0: usize, end: usize) {
+        let (n, g, w) = (self.n, self.g, &mut *self.w);
+        self.samples.each(|t, pixels, xs| {
+            let g_t = &g[t * n + c0..][..end];
+            let main_g = vals::<W>(&g_t[..W]);
+            // G[t]'s last 8 columns, zero where the main block covers them: the tail adds
+            // 0·x there, and the main block's store, which comes after, stands.
+            let mut last_g = [0.0; 8];
+            if TAIL {
+                last_g[8 - (end - W)..].copy_from_slice(&g_t[W..]);
+            }
+            for (&k, &x) in pixels.iter().zip(xs) {
+                let w_k = &mut w[k as usize * n + c0..][..end];
+                // Both parts loaded before either is stored.
+                let mut main = vals::<W>(&w_k[..W]);
+                let mut last = if TAIL {
+                    vals::<8>(&w_k[end - 8..])
+                } else {
+                    [0.0; 8]
+                };
+                fma::<FMA>(&mut main, &main_g, x);
+                if TAIL {
+                    fma::<FMA>(&mut last, &last_g, x);
+                    w_k[end - 8..].copy_from_slice(&last);
+                }
+                w_k[..W].copy_from_slice(&main);
             }
         });
     }
@@ -250,14 +224,14 @@ fn fma<const FMA: bool>(acc: &mut [f32], x: &[f32], v: f32) {
     }
 }
 
-/// Run the sums on AVX2 and FMA where the CPU has them.
-fn run<G: Groups>(sums: &mut Gather<G>) {
+/// Run a kernel over rows of n columns, on AVX2 and FMA where the CPU has them.
+fn run<K: Kernel>(kernel: &mut K, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if has_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked by has_fma).
-        return unsafe { run_fma(sums) };
+        return unsafe { run_fma(kernel, n) };
     }
-    by_blocks::<G, false>(sums)
+    by_blocks::<K, false>(kernel, n)
 }
 
 // Compiled for AVX2 and FMA (taken where the CPU has them, checked at run time) the blocks are
@@ -266,29 +240,29 @@ fn run<G: Groups>(sums: &mut Gather<G>) {
 // always takes one path.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_fma<G: Groups>(sums: &mut Gather<G>) {
-    by_blocks::<G, true>(sums)
+unsafe fn run_fma<K: Kernel>(kernel: &mut K, n: usize) {
+    by_blocks::<K, true>(kernel, n)
 }
 
 /// The widest block: 64 floats, eight AVX registers.
 const WIDEST: usize = 64;
 
-/// The sums over the rows' n columns in blocks: of 64, then the rest's multiple of 8 with
+/// The kernel over the rows' n columns in blocks: of 64, then the rest's multiple of 8 with
 /// the last n % 8 columns in the same pass (read as the rows' last 8, of which the block
 /// keeps those it does not cover). Fig. 2's n_1 = 50 is one pass: 48 columns and 2. Rows
 /// narrower than 8 are one scalar block.
 #[inline(always)]
-fn by_blocks<G: Groups, const FMA: bool>(sums: &mut Gather<G>) {
-    let (n, mut c0) = (sums.n, 0);
+fn by_blocks<K: Kernel, const FMA: bool>(kernel: &mut K, n: usize) {
+    let mut c0 = 0;
     while n - c0 >= WIDEST + 8 {
-        sums.block::<WIDEST, false, FMA>(c0, WIDEST);
+        kernel.block::<WIDEST, false, FMA>(c0, WIDEST);
         c0 += WIDEST;
     }
     let left = n - c0;
     macro_rules! widths {
         ($(($w:literal, $t:literal))*) => {
             match (if left < 8 { left } else { left / 8 * 8 }, left >= 8 && left % 8 > 0) {
-                $(($w, $t) => sums.block::<$w, $t, FMA>(c0, left),)*
+                $(($w, $t) => kernel.block::<$w, $t, FMA>(c0, left),)*
                 _ => unreachable!("widths 0..=7 and multiples of 8 up to 64"),
             }
         };
@@ -332,8 +306,6 @@ mod tests {
         // blocks of 64 and a tail.
         for n1 in [4, 8, 13, 50, 64, 71, 72, 100, 150] {
             let w = ramp((n0 + 1) * n1, 0.05);
-            let mut by_pixel = ByPixel::default();
-            by_pixel.build(&sparse, &idx, n0);
             let (mut a_s, mut a_d) = (vec![0.0; t * n1], vec![0.0; t * n1]);
             forward(&sparse, &idx, &[], &w, &mut a_s, n1);
             forward(&dense, &idx, &x_aug, &w, &mut a_d, n1);
@@ -341,8 +313,8 @@ mod tests {
             close(&a_s, &a_d);
             let g = ramp(t * n1, 0.3);
             let (mut w_s, mut w_d) = (w.clone(), w.clone());
-            update(&sparse, &by_pixel, &[], &g, &mut w_s, n1);
-            update(&dense, &ByPixel::default(), &x_aug, &g, &mut w_d, n1);
+            update(&sparse, &idx, &[], &g, &mut w_s, n1);
+            update(&dense, &idx, &x_aug, &g, &mut w_d, n1);
             let grad = naive(&transpose(&x_aug, t, n0 + 1), &g, n0 + 1, t, n1);
             let want: Vec<f32> = w.iter().zip(&grad).map(|(w, g)| w + g).collect();
             close(&w_s, &want);

@@ -5,7 +5,7 @@
 //! Paper index i (1-based) lives at vector index i−1: `w[i-1]` = W^i, (n_{i-1}+1) × n_i with
 //! the bias as the last row; `b` as in `rules::Feedback` (B^i at b[i-2], or D^i at b[i-1]).
 use super::data::HostData;
-use super::first_layer::{self, ByPixel};
+use super::first_layer;
 use super::linalg::{self, rm, tr};
 use super::noise::UnitNormals;
 use crate::mlp::config::SolverKind;
@@ -91,8 +91,6 @@ pub struct Member {
 /// alignment metrics read them).
 pub struct Buffers {
     pub idx: Vec<usize>,
-    /// The batch's sparse inputs grouped by pixel (sparse path).
-    by_pixel: ByPixel,
     /// aug(X): [T × (n_0+1)]; filled on the dense path and for metrics.
     pub x_aug: Vec<f32>,
     pub y: Vec<f32>,
@@ -135,7 +133,6 @@ impl Buffers {
         let perturbs = p.rule.perturbs();
         Self {
             idx: vec![0; t],
-            by_pixel: ByPixel::default(),
             x_aug: vec![0.0; t * (p.sizes[0] + 1)],
             y: vec![0.0; t * p.sizes[n]],
             a: per_layer(&|i| p.sizes[i], 1, n),
@@ -463,8 +460,7 @@ impl Member {
                 .zip(&b.e[i - 1])
                 .for_each(|(g, e)| *g = -self.lr * e);
             if i == 1 {
-                b.by_pixel.build(&data.inputs, &b.idx, p.sizes[0]);
-                first_layer::update(&data.inputs, &b.by_pixel, &b.x_aug, g, &mut self.w[0], n);
+                first_layer::update(&data.inputs, &b.idx, &b.x_aug, g, &mut self.w[0], n);
             } else if matched {
                 let dw = &mut b.dw[..k * n];
                 linalg::gemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);
