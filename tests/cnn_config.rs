@@ -1,6 +1,6 @@
 //! `kind: cnn` configs: quick merge, validation errors that name the field, shipped files.
 use credit_assign::cnn::config::{CnnConfig, Order, Protocol};
-use credit_assign::cnn::net::{Activation, FeedbackInit, PoolPadding, WeightInit};
+use credit_assign::cnn::net::{Activation, FeedbackInit, NetworkSpec, PoolPadding, WeightInit};
 use credit_assign::cnn::rules::Rule;
 
 const BASE: &str = r#"
@@ -255,4 +255,35 @@ fn shipped_official_configs_follow_the_code_in_both_protocols() {
         }
         assert_eq!(full.rules[&Rule::Bp].epochs, 100, "{name}");
     }
+}
+
+#[test]
+fn the_shipped_peers_config_runs_the_layerwise_rules_on_the_official_network() {
+    let (full, quick) = shipped("peers-cnn-cifar10.yaml");
+    // the code's network; D's init is left at its default, as no rule here has a D
+    let official = NetworkSpec {
+        feedback_init: FeedbackInit::SqrtClasses,
+        ..NetworkSpec::official()
+    };
+    assert_eq!(full.network, official);
+    let rules: Vec<Rule> = full.rules.keys().copied().collect();
+    assert_eq!(
+        rules,
+        [
+            Rule::Bp,
+            Rule::Fa,
+            Rule::Usf,
+            Rule::Brsf,
+            Rule::Frsf,
+            Rule::Kp
+        ]
+    );
+    assert!(rules[1..].iter().all(|r| r.layerwise()));
+    assert_eq!(full.rules[&Rule::Kp].decay, Some(1.0e-4));
+    assert_eq!(quick.experiment, "peers-cnn-cifar10-quick");
+    assert_eq!(quick.rules.len(), 6);
+    assert_eq!(
+        (quick.train_images, quick.validation_images()),
+        (Some(1000), 1000)
+    );
 }
