@@ -19,7 +19,7 @@
 //! it is exact too, but runs one more convolution per layer in the forward pass. Here a layer
 //! costs what it costs backprop: its forward convolution, the input-gradient (through B instead
 //! of W) and the weight gradient. With B^l = W^l the pathway is backprop
-//! (tests/cnn_gradients.rs checks every parameter against autograd).
+//! (tests/cnn_layerwise.rs checks every parameter against autograd).
 use super::net::{Local, Net};
 use super::rules::{ce_sum, output_error, LocalStep};
 use tch::Tensor;
@@ -49,7 +49,7 @@ pub fn feedback_gradients(
 }
 
 /// δ^l of every hidden block l = 1..L, shaped like z^l, computed from the top down.
-pub fn deltas(net: &Net, local: &Local, e: &Tensor, b: &[Tensor]) -> Vec<Tensor> {
+fn deltas(net: &Net, local: &Local, e: &Tensor, b: &[Tensor]) -> Vec<Tensor> {
     let n = net.blocks.len();
     let mut delta = e.shallow_clone(); // δ^{L+1}
     let mut out = Vec::with_capacity(n);
@@ -66,7 +66,7 @@ pub fn deltas(net: &Net, local: &Local, e: &Tensor, b: &[Tensor]) -> Vec<Tensor>
 
 /// δ of the 0-based layer `k` (a hidden block, or the output layer when k = L) sent down
 /// through `b`, W's stand-in: the error at the output of block k−1, `[T, out_shape_{k-1}]`.
-pub fn send_down(net: &Net, k: usize, delta: &Tensor, b: &Tensor) -> Tensor {
+fn send_down(net: &Net, k: usize, delta: &Tensor, b: &Tensor) -> Tensor {
     match net.blocks.get(k) {
         Some(blk) if blk.conv => {
             // the input-gradient of conv(·, b) with SAME padding and stride 1: [T, C_in, H, W]
