@@ -226,8 +226,11 @@ fn cnn_rows(device: Device, steps: u64) -> Result<()> {
         );
     }
     let ms = |rule: &str| rows.iter().find(|r| r.rule == rule).map(|r| r.ms_per_step);
-    if let (Some(np), Some(bp)) = (ms("np_dfa"), ms("bp")) {
-        println!("\ncnn: np_dfa step / bp step: {:.2}×", np / bp);
+    println!();
+    for rule in ["np_dfa", "fa", "brsf"] {
+        if let (Some(ms_rule), Some(bp)) = (ms(rule), ms("bp")) {
+            println!("cnn: {rule} step / bp step: {:.2}×", ms_rule / bp);
+        }
     }
     Ok(())
 }

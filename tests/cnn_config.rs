@@ -1,6 +1,6 @@
 //! `kind: cnn` configs: quick merge, validation errors that name the field, shipped files.
 use credit_assign::cnn::config::{CnnConfig, Order, Protocol};
-use credit_assign::cnn::net::{Activation, FeedbackInit, PoolPadding, WeightInit};
+use credit_assign::cnn::net::{Activation, FeedbackInit, NetworkSpec, PoolPadding, WeightInit};
 use credit_assign::cnn::rules::Rule;
 
 const BASE: &str = r#"
@@ -110,6 +110,42 @@ fn bad_values_are_named_with_their_field() {
 }
 
 #[test]
+fn a_rule_the_cnn_does_not_train_is_named_with_its_field() {
+    for (rule, why) in [("np", "MLP"), ("wm", "MLP"), ("bogus", "no rule")] {
+        let e = err(&BASE.replace("bp: {", &format!("{rule}: {{")));
+        assert!(
+            e.contains(&format!("rules.{rule}:")) && e.contains(why) && e.contains("usf"),
+            "{e}"
+        );
+    }
+    let trial = "trials:\n  - {trial: 0, rule: sg, settings: {lr: 1.0e-3, batch: 8, epochs: 1}}\n";
+    let e = err(&BASE.replacen("rules:\n", &format!("{trial}rules:\n"), 1));
+    assert!(e.contains("trials[0].rule: sg"), "{e}");
+}
+
+#[test]
+fn the_layerwise_rules_parse_and_only_kp_takes_a_decay() {
+    let with = |rule: &str, extra: &str| {
+        BASE.replace(
+            "bp: {lr: 1.0e-4, batch: 64, epochs: 100}",
+            &format!("{rule}: {{lr: 1.0e-4, batch: 64, epochs: 100{extra}}}"),
+        )
+    };
+    for rule in [Rule::Fa, Rule::Usf, Rule::Brsf, Rule::Frsf] {
+        let c = parse(&with(rule.name(), ""), false).unwrap();
+        assert!(c.rules.contains_key(&rule) && rule.layerwise());
+        let e = err(&with(rule.name(), ", decay: 0.1"));
+        assert!(e.contains(&format!("rules.{}.decay", rule.name())), "{e}");
+    }
+    let c = parse(&with("kp", ", decay: 0.01"), false).unwrap();
+    assert_eq!(c.rules[&Rule::Kp].decay, Some(0.01));
+    let e = err(&with("kp", ""));
+    assert!(e.contains("rules.kp needs decay"), "{e}");
+    let e = err(&with("kp", ", decay: 1.0"));
+    assert!(e.contains("rules.kp.decay is 1"), "{e}");
+}
+
+#[test]
 fn protocol_fields_that_contradict_it_are_named() {
     let paper = BASE.replace("protocol: validation", "protocol: paper");
     let c = parse(&paper, false).unwrap();
@@ -138,7 +174,6 @@ fn shipped(name: &str) -> (CnnConfig, CnnConfig) {
     let quick = parse(&text, true).unwrap_or_else(|e| panic!("{name} --quick: {e:#}"));
     assert!(quick.experiment.ends_with("-quick"));
     assert_eq!(full.seeds.len(), 5, "{name}");
-    assert_eq!(full.rules.len(), 3, "{name}");
     (full, quick)
 }
 
@@ -146,6 +181,7 @@ fn shipped(name: &str) -> (CnnConfig, CnnConfig) {
 fn shipped_text_configs_keep_their_init_pooling_and_validation_split() {
     for name in ["table1-cifar10.yaml", "table1-cifar100.yaml"] {
         let (full, _) = shipped(name);
+        assert_eq!(full.rules.len(), 3, "{name}");
         assert_eq!(full.protocol, Protocol::Validation, "{name}");
         assert_eq!(full.validation_images(), 5000, "{name}");
         assert_eq!(full.network.init, WeightInit::KernelFanIn, "{name}");
@@ -180,6 +216,7 @@ fn shipped_official_configs_follow_the_code_in_both_protocols() {
         ),
     ] {
         let (full, quick) = shipped(name);
+        assert_eq!(full.rules.len(), 3, "{name}");
         assert_eq!(full.protocol, protocol, "{name}");
         assert_eq!(quick.protocol, protocol, "{name}");
         assert_eq!(full.validation_images(), validation, "{name}");
@@ -218,4 +255,35 @@ fn shipped_official_configs_follow_the_code_in_both_protocols() {
         }
         assert_eq!(full.rules[&Rule::Bp].epochs, 100, "{name}");
     }
+}
+
+#[test]
+fn the_shipped_peers_config_runs_the_layerwise_rules_on_the_official_network() {
+    let (full, quick) = shipped("peers-cnn-cifar10.yaml");
+    // the code's network; D's init is left at its default, as no rule here has a D
+    let official = NetworkSpec {
+        feedback_init: FeedbackInit::SqrtClasses,
+        ..NetworkSpec::official()
+    };
+    assert_eq!(full.network, official);
+    let rules: Vec<Rule> = full.rules.keys().copied().collect();
+    assert_eq!(
+        rules,
+        [
+            Rule::Bp,
+            Rule::Fa,
+            Rule::Usf,
+            Rule::Brsf,
+            Rule::Frsf,
+            Rule::Kp
+        ]
+    );
+    assert!(rules[1..].iter().all(|r| r.layerwise()));
+    assert_eq!(full.rules[&Rule::Kp].decay, Some(1.0e-4));
+    assert_eq!(quick.experiment, "peers-cnn-cifar10-quick");
+    assert_eq!(quick.rules.len(), 6);
+    assert_eq!(
+        (quick.train_images, quick.validation_images()),
+        (Some(1000), 1000)
+    );
 }

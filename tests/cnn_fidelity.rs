@@ -57,6 +57,7 @@ fn dfa_spec() -> RuleSpec {
         np_loss: None,
         shared_dropout_mask: None,
         fixed_d_blocks: None,
+        decay: None,
     }
 }
 
@@ -145,8 +146,16 @@ fn direct_feedback_is_scaled_by_its_own_width_or_by_the_classes() {
     ] {
         tch::manual_seed(4);
         let s = spec(WeightInit::InputFanIn, init);
-        let learner =
-            Learner::new(&s, [3, 32, 32], 10, Rule::NpDfa, &dfa_spec(), Device::Cpu).unwrap();
+        let learner = Learner::new(
+            &s,
+            [3, 32, 32],
+            10,
+            Rule::NpDfa,
+            &dfa_spec(),
+            4,
+            Device::Cpu,
+        )
+        .unwrap();
         assert_eq!(learner.d.len(), 3);
         for (l, d) in learner.d.iter().enumerate() {
             assert_eq!(d.size(), [sizes[l] as i64, 10], "D^{}", l + 1);

@@ -207,6 +207,7 @@ fn gradient_angle_is_zero_where_d_is_exact_and_not_where_it_is_random() {
         np_loss: None,
         shared_dropout_mask: None,
         fixed_d_blocks: None,
+        decay: None,
     };
     let blocks = NetworkSpec {
         activation: Activation::Tanh,
@@ -228,11 +229,12 @@ fn gradient_angle_is_zero_where_d_is_exact_and_not_where_it_is_random() {
         ],
     };
     tch::manual_seed(5);
-    let mut learner = Learner::new(&blocks, [2, 6, 6], 3, Rule::Dfa, &spec, Device::Cpu).unwrap();
+    let mut learner =
+        Learner::new(&blocks, [2, 6, 6], 3, Rule::Dfa, &spec, 5, Device::Cpu).unwrap();
     learner.d[1] = learner.net.out_w.detach().tr().copy();
     let x = Tensor::randn([32, 2, 6, 6], (Kind::Float, Device::Cpu));
     let y = Tensor::randint(3, [32], (Kind::Int64, Device::Cpu));
-    let angles = learner.gradient_angles(&x, &y);
+    let angles = learner.gradient_angles(&x, &y, 0);
     assert_eq!(angles.len(), 2);
     assert!(angles[1] < 0.1, "fc block with exact D: {angles:?}");
     assert!(angles[0] > 5.0, "conv block with random D: {angles:?}");

@@ -100,6 +100,38 @@ fn every_rule_learns_on_generated_cifar_files() {
 }
 
 #[test]
+fn every_layerwise_rule_learns_and_logs_its_angles() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(3, "synthetic-cifar");
+    let rules = "{fa: {lr: 5.0e-3, batch: 32, epochs: 3}, usf: {lr: 5.0e-3, batch: 32, epochs: 3}, \
+                 brsf: {lr: 5.0e-3, batch: 32, epochs: 3}, frsf: {lr: 5.0e-3, batch: 32, epochs: 3}, \
+                 kp: {lr: 5.0e-3, batch: 32, epochs: 3, decay: 1.0e-3}}";
+    cfg["rules"] = serde_yaml::from_str(rules).unwrap();
+    let runs = run_experiment(cfg, false, Device::Cpu, tmp.path(), tmp.path()).unwrap();
+    assert_eq!(runs.len(), 5);
+    for r in &runs {
+        assert_eq!(r.status, Status::Completed, "{}", r.run);
+        let dir = tmp.path().join("tiny").join(&r.run);
+        let loss = series(&dir, "train_loss");
+        assert!(loss[2] < 0.8 * loss[0], "{}: train loss {loss:?}", r.run);
+        // per epoch: one gradient angle per hidden block (3), one weight angle per B^l
+        // (B^2, B^3 and the output layer's B^4)
+        let angles = series(&dir, "angle");
+        let weight_angles = series(&dir, "weight_angle");
+        assert_eq!((angles.len(), weight_angles.len()), (9, 9), "{}", r.run);
+        let all = angles.iter().chain(&weight_angles);
+        assert!(
+            all.into_iter().all(|a| (0.0..=180.0).contains(a)),
+            "{}",
+            r.run
+        );
+    }
+    let by_rule = |rule: &str| runs.iter().find(|r| r.rule == rule).unwrap();
+    assert_eq!(by_rule("kp").params["decay"], 1.0e-3);
+}
+
+#[test]
 fn the_same_seed_gives_identical_metrics() {
     let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();

@@ -26,14 +26,15 @@ fn sync(device: Device) {
     }
 }
 
-/// Time `steps` training steps (after warm-up steps, not timed) of bp, dfa and np_dfa on the
-/// code's architecture, batch 128, 10 classes, random CIFAR-shaped input on `device`.
+/// Time `steps` training steps (after warm-up steps, not timed) of bp, dfa, np_dfa, fa (the
+/// layer-wise pathway) and brsf (the pathway and a fresh M every step) on the code's
+/// architecture, batch 128, 10 classes, random CIFAR-shaped input on `device`.
 pub fn bench(device: Device, steps: usize) -> Result<Vec<BenchRow>> {
     let network = NetworkSpec::official();
     let x = Tensor::randn([BATCH, 3, 32, 32], (Kind::Float, device)); // [T, 3, 32, 32]
     let y = Tensor::randint(10, [BATCH], (Kind::Int64, device)); // [T]
     let mut rows = Vec::new();
-    for rule in [Rule::Bp, Rule::Dfa, Rule::NpDfa] {
+    for rule in [Rule::Bp, Rule::Dfa, Rule::NpDfa, Rule::Fa, Rule::Brsf] {
         let np = rule == Rule::NpDfa;
         let spec = RuleSpec {
             lr: 1e-4,
@@ -45,16 +46,17 @@ pub fn bench(device: Device, steps: usize) -> Result<Vec<BenchRow>> {
             np_loss: None,
             shared_dropout_mask: None,
             fixed_d_blocks: None,
+            decay: None,
         };
         tch::manual_seed(0);
-        let mut learner = Learner::new(&network, [3, 32, 32], 10, rule, &spec, device)?;
-        for _ in 0..WARMUP {
-            let _ = learner.step(&x, &y);
+        let mut learner = Learner::new(&network, [3, 32, 32], 10, rule, &spec, 0, device)?;
+        for step in 0..WARMUP {
+            let _ = learner.step(&x, &y, step as u64);
         }
         sync(device);
         let start = Instant::now();
-        for _ in 0..steps.max(1) {
-            let _ = learner.step(&x, &y);
+        for step in WARMUP..WARMUP + steps.max(1) {
+            let _ = learner.step(&x, &y, step as u64);
         }
         sync(device);
         let ms = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;

@@ -70,6 +70,9 @@ pub struct RuleSpec {
     /// at its random init (the authors' CIFAR-100 script leaves fc1's out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_d_blocks: Option<Vec<usize>>,
+    /// kp: the decay λ of W and B, in [0, 1) (0 is Akrout's code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<f64>,
 }
 
 fn adam_eps() -> f64 {
@@ -150,6 +153,7 @@ impl CnnConfig {
             );
         }
         let cfg = crate::config::apply_quick(cfg, quick, "config")?;
+        check_rule_names(&cfg)?;
         let c: CnnConfig = crate::config::parse(cfg, "config")?;
         c.validate()?;
         Ok(c)
@@ -204,7 +208,7 @@ impl CnnConfig {
             bail!("train_images and test_images must be positive when given");
         }
         if self.rules.is_empty() && self.trials.is_empty() {
-            bail!("rules is empty: give at least one of bp, dfa, np_dfa");
+            bail!("rules is empty: give at least one of {}", Rule::names());
         }
         self.network.validate()?;
         for (rule, s) in &self.rules {
@@ -272,6 +276,16 @@ impl CnnConfig {
                 bail!("{at}.{name} applies only to np_dfa: remove it");
             }
         }
+        match (rule, s.decay) {
+            (Rule::Kp, None) => {
+                bail!("{at} needs decay (λ of W and B, in [0, 1); 0 is Akrout's code)")
+            }
+            (Rule::Kp, Some(l)) if !(0.0..1.0).contains(&l) => {
+                bail!("{at}.decay is {l}: use a λ in [0, 1)")
+            }
+            (Rule::Kp, Some(_)) | (_, None) => {}
+            (_, Some(_)) => bail!("{at}.decay applies only to kp: remove it"),
+        }
         Ok(())
     }
 
@@ -334,6 +348,31 @@ impl CnnConfig {
             ..self.clone()
         }
     }
+}
+
+/// Refuse a rule the CNN does not train, naming its field (`rules.<name>` or
+/// `trials[k].rule`), before serde's generic "unknown variant" message.
+fn check_rule_names(cfg: &Value) -> Result<()> {
+    let rules = cfg.get("rules").and_then(Value::as_mapping);
+    let fixed = (rules.into_iter().flat_map(|m| m.keys()))
+        .map(|name| (name, format!("rules.{}", name.as_str().unwrap_or("?"))));
+    let trials = cfg.get("trials").and_then(Value::as_sequence);
+    let searched = (trials.into_iter().flatten().enumerate())
+        .filter_map(|(k, t)| Some((t.get("rule")?, format!("trials[{k}].rule"))));
+    for (name, at) in fixed.chain(searched) {
+        let name = name.as_str().unwrap_or("?");
+        if Rule::ALL.iter().any(|r| r.name() == name) {
+            continue;
+        }
+        let mlp_only = ["np", "matched", "sg", "wm"].contains(&name);
+        let why = if mlp_only {
+            format!("{name} is a rule of the MLP experiments (`kind: mlp`), not the CNN's")
+        } else {
+            format!("{name} is no rule")
+        };
+        bail!("{at}: {why}; the CNN trains {}", Rule::names());
+    }
+    Ok(())
 }
 
 impl RunPlan {

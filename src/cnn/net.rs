@@ -237,6 +237,8 @@ impl NetworkSpec {
 pub struct Block {
     pub w: Tensor, // conv [out, in, k, k]; fc [out, in]
     pub b: Tensor, // [out]
+    /// The bound a of w's init U(−a, a).
+    pub bound: f64,
     pub conv: bool,
     pub pool: bool,
     pub dropout: f64,
@@ -250,6 +252,8 @@ pub struct Net {
     pub blocks: Vec<Block>,
     pub out_w: Tensor, // [classes, D_last]
     pub out_b: Tensor, // [classes]
+    /// The bound a of out_w's init U(−a, a).
+    pub out_bound: f64,
     pub activation: Activation,
     pub classes: i64,
     pub pool_padding: PoolPadding,
@@ -261,6 +265,8 @@ pub type Masks = Vec<Option<Tensor>>;
 /// A pass whose blocks are cut apart: each block ran on the *detached* output of the one
 /// below, so autograd from `h[l]` reaches block l's weights and stops there.
 pub struct Local {
+    /// Per hidden block l, its linear part before pooling: `[T, C, H, W]` or `[T, units]`.
+    pub z: Vec<Tensor>,
     pub h: Vec<Tensor>, // per hidden block l: [T, out_shape_l]
     pub logits: Tensor, // [T, classes], graph reaching only the output layer
     pub masks: Masks,
@@ -276,7 +282,7 @@ impl Net {
         let mut blocks = Vec::new();
         for (l, b) in spec.blocks.iter().enumerate() {
             let p = &root / format!("block{l}");
-            let (w, out_shape, conv, pool, dropout) = match b {
+            let (w, bound, out_shape, conv, pool, dropout) = match b {
                 BlockSpec::Conv(c) => {
                     if shape.len() != 3 {
                         bail!("network.blocks[{l}]: conv after fc");
@@ -297,12 +303,13 @@ impl Net {
                     } else {
                         (shape[1], shape[2])
                     };
-                    (w, vec![c.channels, h, wd], true, c.pool, c.dropout)
+                    (w, bound, vec![c.channels, h, wd], true, c.pool, c.dropout)
                 }
                 BlockSpec::Fc(f) => {
                     let fan_in: i64 = shape.iter().product();
-                    let w = p.var("w", &[f.units, fan_in], fc_init(spec.init, fan_in, f.units));
-                    (w, vec![f.units], false, false, f.dropout)
+                    let bound = fc_bound(spec.init, fan_in, f.units);
+                    let w = p.var("w", &[f.units, fan_in], uniform(bound));
+                    (w, bound, vec![f.units], false, false, f.dropout)
                 }
             };
             let out = out_shape[0];
@@ -311,6 +318,7 @@ impl Net {
             blocks.push(Block {
                 w,
                 b,
+                bound,
                 conv,
                 pool,
                 dropout,
@@ -318,21 +326,31 @@ impl Net {
             });
         }
         let fan_in: i64 = shape.iter().product();
-        let out_w = root.var(
-            "out_w",
-            &[classes, fan_in],
-            fc_init(spec.init, fan_in, classes),
-        );
+        let out_bound = fc_bound(spec.init, fan_in, classes);
+        let out_w = root.var("out_w", &[classes, fan_in], uniform(out_bound));
         let out_b = root.var("out_b", &[classes], nn::Init::Const(spec.bias_init));
         Ok(Net {
             vs,
             blocks,
             out_w,
             out_b,
+            out_bound,
             activation: spec.activation,
             classes,
             pool_padding: spec.pool_padding,
         })
+    }
+
+    /// W^1..W^{L+1}: every hidden block's weight, then the output layer's.
+    pub fn weights(&self) -> Vec<&Tensor> {
+        let hidden = self.blocks.iter().map(|b| &b.w);
+        hidden.chain([&self.out_w]).collect()
+    }
+
+    /// The bound a of each W^l's init U(−a, a), in the order of [`Net::weights`].
+    pub fn init_bounds(&self) -> Vec<f64> {
+        let hidden = self.blocks.iter().map(|b| b.bound);
+        hidden.chain([self.out_bound]).collect()
     }
 
     /// Flattened size `D_l` of every hidden block's feedback point.
@@ -350,21 +368,24 @@ impl Net {
         }
     }
 
-    /// Block l before dropout: `act(pool(conv(x)))` or `act(x w^T + b)`.
-    fn block_pre_dropout(&self, l: usize, x: &Tensor) -> Tensor {
+    /// Block l's linear part `z = conv(x, w) + b` (`[T, C, H, W]`) or `x wᵀ + b` (`[T, units]`).
+    pub fn linear(&self, l: usize, x: &Tensor) -> Tensor {
         let blk = &self.blocks[l];
-        let a = if blk.conv {
+        if blk.conv {
             let pad = blk.w.size()[2] / 2;
-            let z = x.conv2d(&blk.w, Some(&blk.b), [1, 1], [pad, pad], [1, 1], 1); // [T, C, H, W]
-            if blk.pool {
-                max_pool(&z, self.pool_padding) // [T, C, ceil(H/2), ceil(W/2)]
-            } else {
-                z
-            }
+            x.conv2d(&blk.w, Some(&blk.b), [1, 1], [pad, pad], [1, 1], 1)
         } else {
-            x.flatten(1, -1).linear(&blk.w, Some(&blk.b)) // [T, units]
-        };
-        self.act(&a)
+            x.flatten(1, -1).linear(&blk.w, Some(&blk.b))
+        }
+    }
+
+    /// Block l after its linear part: `act(pool(z))` or `act(z)`, before dropout.
+    fn pool_act(&self, l: usize, z: &Tensor) -> Tensor {
+        if self.blocks[l].pool {
+            self.act(&max_pool(z, self.pool_padding)) // [T, C, ceil(H/2), ceil(W/2)]
+        } else {
+            self.act(z)
+        }
     }
 
     /// Block l's output `h^l` on input `x`, with dropout mask `mask` (drawn fresh when
@@ -376,7 +397,18 @@ impl Net {
         train: bool,
         mask: Option<&Tensor>,
     ) -> (Tensor, Option<Tensor>) {
-        let h = self.block_pre_dropout(l, x);
+        self.block_after_linear(l, &self.linear(l, x), train, mask)
+    }
+
+    /// [`Net::block`] from block l's linear part `z` on: pooling, activation, dropout.
+    fn block_after_linear(
+        &self,
+        l: usize,
+        z: &Tensor,
+        train: bool,
+        mask: Option<&Tensor>,
+    ) -> (Tensor, Option<Tensor>) {
+        let h = self.pool_act(l, z);
         let p = self.blocks[l].dropout;
         if !train || p == 0.0 {
             return (h, None);
@@ -406,16 +438,23 @@ impl Net {
     /// Forward with every block cut from the one below (see [`Local`]).
     pub fn forward_local(&self, x: &Tensor, train: bool) -> Local {
         let mut input = x.detach();
-        let mut h = Vec::with_capacity(self.blocks.len());
-        let mut masks = Vec::with_capacity(self.blocks.len());
-        for l in 0..self.blocks.len() {
-            let (out, mask) = self.block(l, &input, train, None);
+        let n = self.blocks.len();
+        let (mut z, mut h, mut masks) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![]);
+        for l in 0..n {
+            let z_l = self.linear(l, &input);
+            let (out, mask) = self.block_after_linear(l, &z_l, train, None);
             input = out.detach();
+            z.push(z_l);
             h.push(out);
             masks.push(mask);
         }
         let logits = self.output(&input);
-        Local { h, logits, masks }
+        Local {
+            z,
+            h,
+            logits,
+            masks,
+        }
     }
 
     /// The noisy pass of node perturbation, without autograd: noise `xi^l ~ N(0, sigma²)`
@@ -454,10 +493,10 @@ pub fn glorot_bound(fan_in: i64, fan_out: i64) -> f64 {
     (6.0 / (fan_in + fan_out) as f64).sqrt()
 }
 
-fn fc_init(init: WeightInit, fan_in: i64, fan_out: i64) -> nn::Init {
+fn fc_bound(init: WeightInit, fan_in: i64, fan_out: i64) -> f64 {
     match init {
-        WeightInit::KernelFanIn | WeightInit::InputFanIn => uniform(fan_in_bound(fan_in)),
-        WeightInit::GlorotUniform => uniform(glorot_bound(fan_in, fan_out)),
+        WeightInit::KernelFanIn | WeightInit::InputFanIn => fan_in_bound(fan_in),
+        WeightInit::GlorotUniform => glorot_bound(fan_in, fan_out),
     }
 }
 

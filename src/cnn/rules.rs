@@ -1,12 +1,14 @@
-//! The three rules of Table 1: how each hidden block gets its error, and how D learns.
+//! The CNN's rules: how each hidden block gets its error, and how D learns.
 //!
 //! - `bp`: autograd through the whole network.
 //! - `dfa`: direct feedback alignment. Block l's error is `e_tilde^l = E D^lᵀ`, reshaped to
 //!   the block's output, with `E = softmax − y` and a fixed random `D^l ∈ R^{D_l×classes}`.
 //! - `np_dfa`: as `dfa`, with `D^l` fitted by SGD to node-perturbation estimates
 //!   `lambda_hat^l = xi^l ΔL / sigma²` of `∂L/∂h^l`.
+//! - `fa`, `usf`, `brsf`, `frsf`, `kp`: layer by layer, the error sent down through B^l in
+//!   place of W^l (`super::layerwise`); which B each uses is `super::feedback`.
 //!
-//! For `dfa` and `np_dfa` each block's weight gradient comes from libtorch autograd within
+//! For every rule but `bp` each block's weight gradient comes from libtorch autograd within
 //! that block only: the blocks run on the detached output of the block below
 //! ([`Net::forward_local`]) and `backward` starts from the injected errors, so no gradient
 //! crosses a block boundary. The output layer gets the true error `E`.
@@ -18,17 +20,55 @@ use tch::{Device, Kind, Reduction, Tensor};
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Bp,
+    Fa,
     Dfa,
     NpDfa,
+    Usf,
+    Brsf,
+    Frsf,
+    Kp,
 }
 
 impl Rule {
+    /// Every CNN rule, in the order of the enum.
+    pub const ALL: [Rule; 8] = [
+        Rule::Bp,
+        Rule::Fa,
+        Rule::Dfa,
+        Rule::NpDfa,
+        Rule::Usf,
+        Rule::Brsf,
+        Rule::Frsf,
+        Rule::Kp,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Rule::Bp => "bp",
+            Rule::Fa => "fa",
             Rule::Dfa => "dfa",
             Rule::NpDfa => "np_dfa",
+            Rule::Usf => "usf",
+            Rule::Brsf => "brsf",
+            Rule::Frsf => "frsf",
+            Rule::Kp => "kp",
         }
+    }
+
+    /// Every CNN rule's name, for messages: "bp, fa, dfa, ...".
+    pub fn names() -> String {
+        let names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+        names.join(", ")
+    }
+
+    /// Sends errors straight from the output to every block through D^l (dfa, np_dfa).
+    pub fn direct(self) -> bool {
+        matches!(self, Rule::Dfa | Rule::NpDfa)
+    }
+
+    /// Sends errors down layer by layer through B^l (fa, usf, brsf, frsf, kp).
+    pub fn layerwise(self) -> bool {
+        !self.direct() && self != Rule::Bp
     }
 }
 
@@ -90,8 +130,8 @@ pub fn injected_errors(net: &Net, e: &Tensor, d: &[Tensor]) -> Vec<Tensor> {
         .collect()
 }
 
-/// The clean pass of `dfa` / `np_dfa` and its results.
-pub struct DirectStep {
+/// The clean pass of a rule that trains block by block, and its results.
+pub struct LocalStep {
     pub local: Local,
     pub e: Tensor,    // [T, C], detached
     pub loss: Tensor, // scalar, detached
@@ -99,13 +139,7 @@ pub struct DirectStep {
 
 /// Direct feedback: fill every weight's gradient from its block's injected error (the
 /// output layer from E itself), by autograd within each block.
-pub fn direct_gradients(
-    net: &Net,
-    x: &Tensor,
-    y: &Tensor,
-    d: &[Tensor],
-    train: bool,
-) -> DirectStep {
+pub fn direct_gradients(net: &Net, x: &Tensor, y: &Tensor, d: &[Tensor], train: bool) -> LocalStep {
     let local = net.forward_local(x, train);
     let logits = local.logits.detach();
     let e = output_error(&logits, y); // [T, C]
@@ -118,7 +152,7 @@ pub fn direct_gradients(
     }
     surrogate.backward();
     let loss = ce_sum(&logits, y);
-    DirectStep { local, e, loss }
+    LocalStep { local, e, loss }
 }
 
 /// Node-perturbation estimates `lambda_hat^l = xi^l ΔL / sigma²` (`[T, D_l]`) from one noisy

@@ -2,18 +2,18 @@
 //! Table 1. `Run` holds everything a checkpoint keeps; `train_run` is the loop.
 //!
 //! Checkpoints (`<experiment>/checkpoints/<run>.json` + safetensors, [`crate::checkpoint`])
-//! hold the weights, D, Adam's state, the epoch's running loss and the loop's position; they
-//! are written every `checkpoint_every` steps (else about every 10 minutes) and on
-//! SIGTERM/SIGINT/SIGUSR1, which then stop the run with [`Checkpointed`] (exit 75). Every
-//! step's randomness (dropout, NP noise) is drawn from (seed, iteration) and the data order
-//! from (seed, epoch), so a resumed run writes the same metrics.csv, byte for byte.
+//! hold the weights, D or B (and frsf's |M|), Adam's state, the epoch's running loss and the
+//! loop's position; they are written every `checkpoint_every` steps (else about every 10
+//! minutes) and on SIGTERM/SIGINT/SIGUSR1, which then stop the run with [`Checkpointed`]
+//! (exit 75). Every step's randomness (dropout, NP noise, brsf's M) is drawn from (seed,
+//! iteration) and the data order from (seed, epoch), so a resumed run writes the same
+//! metrics.csv, byte for byte.
 use super::config::{CnnConfig, Protocol, RunPlan};
 use super::learner::{evaluate, Learner};
 use super::train::{epoch_batches, Splits};
 use crate::checkpoint::{self, code_version, Meta, State};
 use crate::output::{write_atomic, MetricsWriter, RunSummary, Status};
 use crate::progress::Progress;
-use crate::rng::{derive, Stream};
 use crate::run_folder::{record, Record};
 use crate::signals::{self, Checkpointed};
 use anyhow::{bail, Result};
@@ -91,11 +91,6 @@ pub fn train_run(
     run.finish(&run_dir, start.elapsed().as_secs_f64(), diverged_at)
 }
 
-/// The seed of libtorch's generator for the step at `iteration` (dropout, NP noise).
-fn step_seed(seed: u64, iteration: u64) -> i64 {
-    (derive(seed, Stream::Noise, iteration) >> 1) as i64
-}
-
 impl<'a> Run<'a> {
     /// A fresh learner, or the one in `saved` (refused if another config wrote it).
     #[allow(clippy::too_many_arguments)]
@@ -118,6 +113,7 @@ impl<'a> Run<'a> {
             data.classes,
             plan.rule,
             &plan.spec,
+            plan.seed,
             device,
         )?;
         let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
@@ -214,8 +210,7 @@ impl<'a> Run<'a> {
             let idx = Tensor::from_slice(&idx).to_device(self.device); // [T]
             let x = data.train_x.index_select(0, &idx); // [T, 3, 32, 32]
             let y = data.train_y.index_select(0, &idx); // [T]
-            tch::manual_seed(step_seed(self.plan.seed, self.iteration));
-            self.loss_sum += self.learner.step(&x, &y);
+            self.loss_sum += self.learner.step(&x, &y, self.iteration);
             self.iteration += 1;
             progress.set(self.iteration);
             self.checkpoint_if_due(epoch, b + 1)?;
@@ -281,13 +276,19 @@ impl<'a> Run<'a> {
         let (test_loss, test_accuracy) = evaluate(net, &data.test_x, &data.test_y, EVAL_BATCH);
         let val_accuracy = (data.val.as_ref()).map(|(vx, vy)| evaluate(net, vx, vy, EVAL_BATCH).1);
         let probe = n.min(ANGLE_BATCH);
+        // with the feedback the next step will use
         let angles = self.learner.gradient_angles(
             &data.train_x.narrow(0, 0, probe),
             &data.train_y.narrow(0, 0, probe),
+            self.iteration,
         );
+        let weight_angles = self.learner.weight_angles(self.iteration);
         let (m, it) = (&mut self.metrics, self.iteration);
         for (l, angle) in angles.iter().enumerate() {
             m.row(it, "angle", Some(l + 1), *angle)?;
+        }
+        for (k, angle) in weight_angles.iter().enumerate() {
+            m.row(it, "weight_angle", Some(k + 2), *angle)?; // B^l, l = k+2
         }
         m.row(it, "epoch", None, epoch as f64)?;
         m.row(it, "train_loss", None, train_loss)?;
@@ -340,7 +341,8 @@ impl<'a> Run<'a> {
     }
 }
 
-/// A run's settings in summary.csv: lr, batch, epochs; σ and β for np_dfa; the trial.
+/// A run's settings in summary.csv: lr, batch, epochs; σ and β for np_dfa; λ for kp; the
+/// trial.
 fn params(plan: &RunPlan) -> BTreeMap<String, f64> {
     let spec = &plan.spec;
     let mut out = BTreeMap::from([
@@ -351,6 +353,9 @@ fn params(plan: &RunPlan) -> BTreeMap<String, f64> {
     if let (Some(sigma), Some(beta)) = (spec.sigma, spec.beta) {
         out.insert("sigma".into(), sigma);
         out.insert("beta".into(), beta);
+    }
+    if let Some(decay) = spec.decay {
+        out.insert("decay".into(), decay);
     }
     if let Some(trial) = plan.trial {
         out.insert("trial".into(), trial as f64);

@@ -177,7 +177,7 @@ fn parse_block(block: &Value, origin: &str) -> Result<(Option<usize>, Vec<Param>
             bail!("{at}: name a rule's setting, e.g. rules.np_dfa.lr")
         };
         if serde_yaml::from_value::<Rule>(Value::from(rule)).is_err() {
-            bail!("{at}: '{rule}' is not a CNN rule (bp, dfa, np_dfa)");
+            bail!("{at}: '{rule}' is not a CNN rule ({})", Rule::names());
         }
         let dist = Dist::from_value(dist, &at)?;
         out.push((key.clone(), rule.to_string(), field.to_string(), dist));
