@@ -1,10 +1,11 @@
 //! Sign symmetry on the fused engine (rules/usf.rs, brsf.rs, frsf.rs): before each step,
 //! B^i = s_i · sign(W^i) (usf) or |M^i| ∘ sign(W^i) (brsf: M drawn for this step; frsf: M
-//! drawn once), for i = 2..N+1 over the whole augmented matrix, bias row included. sign(0) = 0.
+//! drawn once), for i = 2..N+1 over the whole augmented matrix, bias row included. sign(0) = 0, as libtorch's.
 use super::member::Plan;
 use crate::rules::{brsf, usf, Rule};
 
 /// Where B^i's magnitude comes from.
+#[derive(Clone, Copy)]
 pub enum Magnitude<'a> {
     /// uSF's constant s_i = √(2/(n_{i-1} + n_i)).
     Scale,
@@ -22,23 +23,26 @@ pub fn feedback(p: &Plan, w: &[Vec<f32>], magnitude: Magnitude, b: &mut [Vec<f32
     };
     for i in 2..=p.depth() {
         let (w_i, b_i) = (&w[i - 1], &mut b[i - 2]);
-        let m: &[f32] = match magnitude {
+        match magnitude {
             Magnitude::Scale => {
                 let s = usf::scale(p.sizes[i - 1] as i64, p.sizes[i] as i64) as f32;
                 b_i.iter_mut().zip(w_i).for_each(|(b, &w)| *b = sign(w) * s);
-                continue;
             }
-            Magnitude::Fixed(m_abs) => &m_abs[i - 2],
+            Magnitude::Fixed(m_abs) => times_sign(&m_abs[i - 2], w_i, b_i),
             Magnitude::Drawn(_) => {
                 let (m, rest) = drawn.split_at(b_i.len());
                 drawn = rest;
-                m
+                times_sign(m, w_i, b_i);
             }
-        };
-        b_i.iter_mut()
-            .zip(m.iter().zip(w_i))
-            .for_each(|(b, (&m, &w))| *b = m * sign(w));
+        }
     }
+}
+
+/// b = m ∘ sign(w), element-wise.
+fn times_sign(m: &[f32], w: &[f32], b: &mut [f32]) {
+    b.iter_mut()
+        .zip(m.iter().zip(w))
+        .for_each(|(b, (&m, &w))| *b = m * sign(w));
 }
 
 /// U[0, 1) draws u → brSF's |M^i| = |a_i (2u − 1)|, a_i = √(6/(n_{i-1} + n_i)), in place; the
