@@ -26,6 +26,7 @@ pub use trainer::Trainer;
 use crate::mlp::config::{Experiment, Task};
 use crate::mlp::sweep::Group;
 use crate::optim::OptimizerKind;
+use crate::rules::Rule;
 use anyhow::{bail, Result};
 use tch::Device;
 
@@ -43,6 +44,12 @@ pub fn check(exp: &Experiment, group: &Group, device: Device) -> Result<()> {
     }
     if spec.input_noise.is_some() {
         bail!("runs[{k}].input_noise is not on the fused engine; use --engine torch or auto");
+    }
+    // Every rule has its step here; a new rule fails to build until it is written here too
+    // (and tested in tests/engines.rs) or refused by name.
+    match spec.rule {
+        Rule::Bp | Rule::Fa | Rule::Dfa | Rule::Np | Rule::NpDfa | Rule::Matched | Rule::Sg => {}
+        Rule::Usf | Rule::Brsf | Rule::Frsf | Rule::Kp | Rule::Wm => {}
     }
     Ok(())
 }
