@@ -2,7 +2,7 @@
 //! measured in the same run (fused against torch, np against bp, against PyTorch's two forms,
 //! M members against one), and the CNN's step. The MLP timing itself is `mlp::bench`.
 use crate::mlp::bench::{self, MlpRow, TorchRow};
-use crate::mlp::engine::EngineKind;
+use crate::mlp::engine::{command_line, EngineChoice, EngineKind};
 use anyhow::{bail, Result};
 use tch::Device;
 
@@ -26,12 +26,7 @@ pub fn run(device: Device, steps: u64, members: &[usize], networks: &[String]) -
             "cnn" => continue,
             other => bail!("--network {other}: choose fig2, fig2-peers, fig3 or cnn"),
         };
-        // The fused engine runs where it can: fig2 on the CPU (fig3 is Adam's and the
-        // autoencoder's, which stay on torch).
-        let mut engines = vec![EngineKind::Torch];
-        if device == Device::Cpu && network.task == "classify" {
-            engines.push(EngineKind::Fused);
-        }
+        let engines = engines(device, network);
         let mut rows = Vec::new();
         for &m in members {
             for &engine in &engines {
@@ -52,6 +47,22 @@ pub fn run(device: Device, steps: u64, members: &[usize], networks: &[String]) -
         cnn_rows(device, steps)?;
     }
     Ok(())
+}
+
+/// The engines to time: both where the fused engine can run (fig2 on the CPU; fig3 is
+/// Adam's and the autoencoder's, which stay on torch), or only the one `--engine` names.
+fn engines(device: Device, network: &bench::Network) -> Vec<EngineKind> {
+    let fused = device == Device::Cpu && network.task == "classify";
+    let all = match fused {
+        true => vec![EngineKind::Torch, EngineKind::Fused],
+        false => vec![EngineKind::Torch],
+    };
+    match command_line() {
+        Some(EngineChoice::Torch) => vec![EngineKind::Torch],
+        Some(EngineChoice::Fused) if fused => vec![EngineKind::Fused],
+        Some(EngineChoice::Fused) => Vec::new(),
+        _ => all,
+    }
 }
 
 fn print_row(r: &MlpRow, sgemm: f64) {
@@ -146,6 +157,9 @@ fn projection(rows: &[MlpRow]) {
 
 /// The same fig2 steps in PyTorch (per-member loop and batched), timed now on this machine.
 fn torch_comparison(rows: &[MlpRow], steps: u64) -> Result<()> {
+    if !rows.iter().any(|r| r.engine == EngineKind::Torch) {
+        return Ok(());
+    }
     let Some(python) = bench::torch_python() else {
         println!("\nPyTorch: skipped, no torch venv (run scripts/setup.sh, or set CREDIT_CACHE)");
         return Ok(());

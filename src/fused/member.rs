@@ -5,6 +5,7 @@
 //! Paper index i (1-based) lives at vector index i−1: `w[i-1]` = W^i, (n_{i-1}+1) × n_i with
 //! the bias as the last row; `b` as in `rules::Feedback` (B^i at b[i-2], or D^i at b[i-1]).
 use super::data::HostData;
+use super::first_layer::{self, ByPixel};
 use super::linalg::{self, rm, tr};
 use super::noise::StepDraws;
 use super::{follow, loss, mirror, sign};
@@ -101,7 +102,7 @@ pub struct Member {
 pub struct Buffers {
     pub idx: Vec<usize>,
     /// The batch's sparse inputs grouped by pixel (sparse path).
-    by_pixel: linalg::ByPixel,
+    by_pixel: ByPixel,
     /// aug(X): [T × (n_0+1)]; filled on the dense path and for metrics.
     pub x_aug: Vec<f32>,
     pub y: Vec<f32>,
@@ -147,7 +148,7 @@ impl Buffers {
         let perturbs = p.rule.perturbs();
         Self {
             idx: vec![0; t],
-            by_pixel: linalg::ByPixel::default(),
+            by_pixel: ByPixel::default(),
             x_aug: vec![0.0; t * (p.sizes[0] + 1)],
             y: vec![0.0; t * p.sizes[n]],
             a: per_layer(&|i| p.sizes[i], 1, n),
@@ -318,7 +319,6 @@ impl Member {
                 row[n0] = 1.0;
             }
         }
-        b.by_pixel.build(&data.inputs, &b.idx, n0);
     }
 
     /// The clean forward pass, per-sample losses, with the controls' noise if `noisy`.
@@ -326,14 +326,7 @@ impl Member {
         let (t, n) = (p.batch, p.depth());
         let b = &mut self.buf;
         let n1 = p.sizes[1];
-        linalg::first_forward(
-            &data.inputs,
-            &b.by_pixel,
-            &b.x_aug,
-            &self.w[0],
-            &mut b.a[0],
-            n1,
-        );
+        first_layer::forward(&data.inputs, &b.idx, &b.x_aug, &self.w[0], &mut b.a[0], n1);
         for i in 1..=n {
             if i > 1 {
                 let k = p.sizes[i - 1] + 1;
@@ -525,17 +518,9 @@ impl Member {
                 .zip(&b.e[i - 1])
                 .for_each(|(g, e)| *g = -self.lr * e);
             if i == 1 {
-                let acc = &mut b.target[..n];
                 follow::decay(&mut self.w[0], p.decay);
-                linalg::first_update(
-                    &data.inputs,
-                    &b.by_pixel,
-                    &b.x_aug,
-                    g,
-                    &mut self.w[0],
-                    n,
-                    acc,
-                );
+                b.by_pixel.build(&data.inputs, &b.idx, p.sizes[0]);
+                first_layer::update(&data.inputs, &b.by_pixel, &b.x_aug, g, &mut self.w[0], n);
             } else if follows {
                 let dw = &mut b.dw[..k * n];
                 linalg::gemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);

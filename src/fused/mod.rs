@@ -12,12 +12,14 @@
 //! `check` names the field that sends a config there. Dense inputs (CIFAR) take the dense
 //! first layer, sparse ones (MNIST) the sparse one (`data.rs`).
 pub mod data;
+pub mod first_layer;
 pub mod follow;
 pub mod linalg;
 pub mod loss;
 pub mod member;
 pub mod mirror;
 pub mod noise;
+pub mod sigmoid;
 pub mod sign;
 pub mod trainer;
 
