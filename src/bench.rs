@@ -21,22 +21,23 @@ pub fn run(device: Device, steps: u64, members: &[usize], networks: &[String]) -
     for net in networks {
         let network = match net.as_str() {
             "fig2" => &bench::FIG2,
+            "fig2-peers" => &bench::FIG2_PEERS,
             "fig3" => &bench::FIG3,
             "cnn" => continue,
-            other => bail!("--network {other}: choose fig2, fig3 or cnn"),
+            other => bail!("--network {other}: choose fig2, fig2-peers, fig3 or cnn"),
         };
         let engines = engines(device, network);
         let mut rows = Vec::new();
         for &m in members {
             for &engine in &engines {
-                for rule in ["bp", "fa", "np"] {
+                for &rule in network.rules {
                     let r = bench::time_mlp(network, engine, (rule, m), steps, device)?;
                     print_row(&r, sgemm);
                     rows.push(r);
                 }
             }
         }
-        ratios(network.name, &rows, members);
+        ratios(network, &rows, members);
         if network.name == bench::FIG2.name && device == Device::Cpu {
             torch_comparison(&rows, steps)?;
         }
@@ -90,7 +91,8 @@ fn us(r: &MlpRow) -> f64 {
 }
 
 /// np against bp, M against one, and fused against torch, from rows of this run.
-fn ratios(name: &str, rows: &[MlpRow], members: &[usize]) {
+fn ratios(network: &bench::Network, rows: &[MlpRow], members: &[usize]) {
+    let name = network.name;
     let engines: Vec<EngineKind> = [EngineKind::Torch, EngineKind::Fused]
         .into_iter()
         .filter(|e| rows.iter().any(|r| r.engine == *e))
@@ -107,7 +109,7 @@ fn ratios(name: &str, rows: &[MlpRow], members: &[usize]) {
         }
     }
     if engines.contains(&EngineKind::Fused) {
-        for rule in ["np", "bp", "fa"] {
+        for &rule in network.rules {
             for &m in members {
                 let pair = (
                     find(rows, EngineKind::Torch, rule, m),

@@ -147,7 +147,8 @@ enum Command {
         /// Member counts to compare.
         #[arg(long, value_delimiter = ',', default_values_t = vec![1, 32])]
         members: Vec<usize>,
-        /// Networks: fig2, fig3, cnn.
+        /// Networks: fig2, fig3, cnn; fig2-peers (Fig. 2's net with the peers' loss: bp, kp,
+        /// wm, brsf) on request.
         #[arg(long, value_delimiter = ',', default_values_t = vec!["fig2".to_string(), "fig3".to_string(), "cnn".to_string()])]
         network: Vec<String>,
     },

@@ -3,7 +3,7 @@
 //! bytes of an uninterrupted run.
 mod common;
 use common::{assert_same_results, credit, tmp_dir, write_config};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -43,12 +43,25 @@ runs:
   - { rule: np, lr: 0.001, optimizer: adam, sigma: 0.05, solver: sgd, lr_b: 0.0001, perturb_bias: false }
 "#;
 
+/// On the torch engine; `PEER_RULES_FUSED` is the same on the fused engine.
 const PEER_RULES: &str = r#"
 experiment: peer-rules
 task: classify
 data: { dataset: synthetic-mnist, train_size: 2000, test_size: 300 }
 network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, sigmoid] }
-training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, loss: sigmoid_cross_entropy, loss_reduction: mean }
+training: { iterations: 6000, batch_size: 16, log_every: 100, eval_every: 500, seeds: [0, 1], checkpoint_every: 250, loss: sigmoid_cross_entropy, loss_reduction: mean, engine: torch }
+runs:
+  - { rule: brsf, lr: 0.2 }
+  - { rule: wm, lr: 0.05, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0, mirror_decay: 0.1, mirror_warmup: 20 }
+"#;
+
+/// The fused engine (`auto` on the CPU) on sparse inputs, longer, as `NP_RIDGE_FUSED`.
+const PEER_RULES_FUSED: &str = r#"
+experiment: peer-rules-fused
+task: classify
+data: { dataset: synthetic-mnist-sparse, train_size: 2000, test_size: 300 }
+network: { sizes: [784, 30, 20, 10], activations: [sigmoid, sigmoid, sigmoid] }
+training: { iterations: 20000, batch_size: 16, log_every: 100, eval_every: 4000, seeds: [0, 1], checkpoint_every: 250, loss: sigmoid_cross_entropy, loss_reduction: mean }
 runs:
   - { rule: brsf, lr: 0.2 }
   - { rule: wm, lr: 0.05, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0, mirror_decay: 0.1, mirror_warmup: 20 }
@@ -107,7 +120,8 @@ fn random_delay(max: u64) -> Duration {
     Duration::from_millis(nanos % max)
 }
 
-fn kill9_and_resume(name: &str, exp: &str, yaml: &str) {
+/// Returns the resumed experiment's folder.
+fn kill9_and_resume(name: &str, exp: &str, yaml: &str) -> PathBuf {
     let dir = tmp_dir(name);
     let config = write_config(&dir, "exp", yaml);
     let (reference, resumed) = (dir.join("reference"), dir.join("resumed"));
@@ -140,6 +154,7 @@ fn kill9_and_resume(name: &str, exp: &str, yaml: &str) {
             .any(|e| { e.unwrap().path().extension().is_some_and(|x| x == "json") }),
         "a finished experiment keeps no checkpoint"
     );
+    resumed.join(exp)
 }
 
 #[test]
@@ -161,6 +176,20 @@ fn autoencoder_with_adam_resumes_after_kill9_byte_identical() {
 fn brsf_and_weight_mirror_resume_after_kill9_byte_identical() {
     // brSF's |M| and the mirror's X are drawn from (seed, step): nothing else to restore.
     kill9_and_resume("resume-peer-rules", "peer-rules", PEER_RULES);
+}
+
+#[test]
+fn brsf_and_weight_mirror_on_the_fused_engine_resume_after_kill9_byte_identical() {
+    let folder = kill9_and_resume(
+        "resume-peer-rules-fused",
+        "peer-rules-fused",
+        PEER_RULES_FUSED,
+    );
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    assert!(
+        summary.lines().skip(1).all(|l| l.contains(",fused,")),
+        "not trained by the fused engine: {summary}"
+    );
 }
 
 #[test]

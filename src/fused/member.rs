@@ -7,11 +7,13 @@
 use super::data::HostData;
 use super::first_layer;
 use super::linalg::{self, rm, tr};
-use super::noise::UnitNormals;
+use super::noise::StepDraws;
+use super::{follow, loss, mirror, sign};
 use crate::mlp::config::SolverKind;
 use crate::mlp::streams::epoch_permutation;
 use crate::nets::activation::Activation;
-use crate::rng::Stream;
+use crate::nets::loss::{Loss, Reduction};
+use crate::rng::{Dist, Stream};
 use crate::rules::{Form, Rule};
 
 /// What every member of a program shares.
@@ -31,6 +33,12 @@ pub struct Plan {
     pub batch: usize,
     /// The "+noise" controls' hidden noise std on the training pass.
     pub train_noise: Option<f32>,
+    /// The output loss and how a batch's terms combine.
+    pub loss: (Loss, Reduction),
+    /// Kolen–Pollack's decay λ (0 for every other rule).
+    pub decay: f64,
+    /// The weight mirror (wm).
+    pub mirror: Option<mirror::Mirror>,
 }
 
 impl Plan {
@@ -77,12 +85,14 @@ pub struct Member {
     pub beta: f32,
     pub w: Vec<Vec<f32>>,
     pub b: Vec<Vec<f32>>,
+    /// frSF's fixed |M^i| (m_abs[i-2], shaped like W^i); empty for every other rule.
+    pub m_abs: Vec<Vec<f32>>,
     pub ridge: Vec<Ridge>,
     /// Σ over steps since the last log of the batch loss.
     pub loss_sum: f64,
     pub buf: Buffers,
-    /// Where this member's noise comes from.
-    pub noise: Box<dyn UnitNormals>,
+    /// Where this member's noise and draws come from.
+    pub noise: Box<dyn StepDraws>,
     /// The data order of one epoch: (epoch, permutation).
     order: Option<(u64, Vec<i64>)>,
 }
@@ -121,6 +131,9 @@ pub struct Buffers {
     chol: Vec<f64>,
     x64: Vec<f64>,
     cols64: Vec<f64>,
+    /// brSF's draws of a step, then its |M|; the weight mirror's.
+    draws: Vec<f32>,
+    mirror: mirror::Scratch,
 }
 
 impl Buffers {
@@ -162,18 +175,23 @@ impl Buffers {
             chol: vec![0.0; widest * widest],
             x64: vec![0.0; widest * widest],
             cols64: vec![0.0; widest * widest],
+            draws: vec![0.0; sign::draws_per_step(p)],
+            mirror: mirror::Scratch::new(p),
         }
     }
 }
 
 impl Member {
-    /// A member with the given state; buffers sized by the plan.
+    /// A member with the given state (`m_abs`: frSF's |M|, else empty); buffers sized by the
+    /// plan; draws from `noise`.
     pub fn new(
         p: &Plan,
         seed: u64,
         (lr, sigma, beta): (f32, f32, f32),
         w: Vec<Vec<f32>>,
         b: Vec<Vec<f32>>,
+        m_abs: Vec<Vec<f32>>,
+        noise: Box<dyn StepDraws>,
     ) -> Self {
         let fits = p.rule.fits_feedback() && p.solver == Some(SolverKind::Ridge);
         let ridge = (1..p.depth())
@@ -195,30 +213,34 @@ impl Member {
             beta,
             w,
             b,
+            m_abs,
             ridge,
             loss_sum: 0.0,
             buf: Buffers::new(p),
-            noise: Box::new(super::noise::Counter),
+            noise,
             order: None,
         }
     }
 
-    /// One training step on batch `step`: the clean pass, NP's noisy pass, the error signals,
-    /// the feedback fit and, after the warm-up, W's update.
+    /// One training step on batch `step`: sign symmetry's B, the clean pass, NP's noisy pass,
+    /// the error signals, the feedback fit, after the warm-up W's update, and the mirror.
     /// With `dense_x`, the batch's aug(X) is filled even on the sparse path (for metrics).
     pub fn step(&mut self, p: &Plan, data: &HostData, step: u64, dense_x: bool) {
+        self.prepare(p, step);
         self.batch(p, data, step, dense_x);
         if let Some(std) = p.train_noise {
             let seed = self.seed;
+            let z = &mut self.buf.z_train;
             self.noise
-                .fill(seed, Stream::TrainNoise, step, &mut self.buf.z_train);
+                .fill(seed, Stream::TrainNoise, step, Dist::Normal, z);
             self.buf.z_train.iter_mut().for_each(|z| *z *= std);
         }
         self.forward(p, data, p.train_noise.is_some());
         self.loss_sum += self.buf.loss.iter().map(|&l| l as f64).sum::<f64>();
         if p.rule.perturbs() {
             let seed = self.seed;
-            self.noise.fill(seed, Stream::Noise, step, &mut self.buf.xi);
+            let xi = &mut self.buf.xi;
+            self.noise.fill(seed, Stream::Noise, step, Dist::Normal, xi);
             self.noisy_pass(p);
         }
         self.errors(p);
@@ -226,11 +248,46 @@ impl Member {
         if !p.freeze_w && step >= p.warmup {
             self.update_w(p, data);
         }
+        if let Some(m) = &p.mirror {
+            self.mirror(p, m, m.warmup + step);
+        }
+    }
+
+    /// B of step `step` where the rule builds it from the current W (sign symmetry).
+    pub fn prepare(&mut self, p: &Plan, step: u64) {
+        let magnitude = match p.rule {
+            Rule::Usf => sign::Magnitude::Scale,
+            Rule::Frsf => sign::Magnitude::Fixed(&self.m_abs),
+            Rule::Brsf => {
+                let u = &mut self.buf.draws;
+                let stream = Stream::SignMagnitudeSteps;
+                self.noise.fill(self.seed, stream, step, Dist::Uniform, u);
+                sign::magnitudes(p, u);
+                sign::Magnitude::Drawn(u)
+            }
+            _ => return,
+        };
+        sign::feedback(p, &self.w, magnitude, &mut self.b);
+    }
+
+    /// The weight mirror's steps before training: 0..warmup.
+    pub fn warm_up(&mut self, p: &Plan) {
+        if let Some(m) = &p.mirror {
+            (0..m.warmup).for_each(|k| self.mirror(p, m, k));
+        }
+    }
+
+    /// Mirror step `k` on every B^i from the current W.
+    fn mirror(&mut self, p: &Plan, m: &mirror::Mirror, k: u64) {
+        let z = &mut self.buf.mirror.z;
+        self.noise.fill(self.seed, Stream::Mirror, k, m.dist(), z);
+        mirror::step(p, m, &self.w, &mut self.b, &mut self.buf.mirror);
     }
 
     /// The clean pass and error signals of batch `step`, with no update and no noise: what
     /// the final alignment metrics read.
     pub fn observe(&mut self, p: &Plan, data: &HostData, step: u64) {
+        self.prepare(p, step);
         self.batch(p, data, step, true);
         self.forward(p, data, false);
         self.errors(p);
@@ -295,7 +352,8 @@ impl Member {
                 }
             }
         }
-        half_sq_err(&b.h[n - 1], &b.y, p.sizes[n], &mut b.loss);
+        let (a, y_hat) = (&b.a[n - 1], &b.h[n - 1]);
+        loss::terms(p.loss, a, y_hat, &b.y, p.sizes[n], &mut b.loss);
     }
 
     /// NP's noisy pass from the first hidden layer up (Ã^1 = A^1), ΔL and Λ̂^i = Ξ^i ΔL / σ².
@@ -334,7 +392,8 @@ impl Member {
         let n_out = p.sizes[n];
         let y_tilde = &mut b.target[..t * n_out];
         linalg::activate(p.act[n - 1], &b.noisy_a[n - 2], y_tilde);
-        half_sq_err(y_tilde, &b.y, n_out, &mut b.delta_l);
+        let a_tilde = &b.noisy_a[n - 2];
+        loss::terms(p.loss, a_tilde, y_tilde, &b.y, n_out, &mut b.delta_l);
         b.delta_l.iter_mut().zip(&b.loss).for_each(|(d, l)| *d -= l);
         let var = self.sigma * self.sigma;
         for i in 1..n {
@@ -350,17 +409,12 @@ impl Member {
         }
     }
 
-    /// E^{N+1} = (Ŷ − Y) ∘ σ'_{N+1}, and Ẽ^i below it by the rule's pathway.
+    /// E^{N+1} = ∂L/∂A^{N+1} (`loss::output_error`), and Ẽ^i below it by the rule's pathway.
     fn errors(&mut self, p: &Plan) {
         let n = p.depth();
         let b = &mut self.buf;
-        let e_out = &mut b.e[n - 1];
-        e_out
-            .iter_mut()
-            .zip(&b.h[n - 1])
-            .zip(&b.y)
-            .for_each(|((e, h), y)| *e = h - y);
-        linalg::times_derivative(p.act[n - 1], &b.a[n - 1], &b.h[n - 1], e_out);
+        let out = (b.a[n - 1].as_slice(), b.h[n - 1].as_slice(), b.y.as_slice());
+        loss::output_error(p.loss, p.act[n - 1], out, p.sizes[n], &mut b.e[n - 1]);
         let via: &[Vec<f32>] = match p.rule.form() {
             Form::Backprop => &self.w[1..],
             _ => &self.b,
@@ -448,10 +502,11 @@ impl Member {
         }
     }
 
-    /// SGD on W: W^i += aug(H^{i-1})ᵀ (−η Ẽ^i); `matched` adds the same ΔW^i to B^i.
+    /// SGD on W: W^i += aug(H^{i-1})ᵀ (−η Ẽ^i); `matched` and `kp` give B^i the same ΔW^i
+    /// (`follow`), kp after decaying both.
     fn update_w(&mut self, p: &Plan, data: &HostData) {
         let t = p.batch;
-        let matched = p.rule == Rule::Matched;
+        let follows = p.rule.follows_w();
         for i in 1..=p.depth() {
             let (k, n) = (p.sizes[i - 1] + 1, p.sizes[i]);
             let b = &mut self.buf;
@@ -460,18 +515,12 @@ impl Member {
                 .zip(&b.e[i - 1])
                 .for_each(|(g, e)| *g = -self.lr * e);
             if i == 1 {
+                follow::decay(&mut self.w[0], p.decay);
                 first_layer::update(&data.inputs, &b.idx, &b.x_aug, g, &mut self.w[0], n);
-            } else if matched {
+            } else if follows {
                 let dw = &mut b.dw[..k * n];
                 linalg::gemm((k, t, n), 1.0, &b.h_aug[i - 2], tr(k), g, rm(n), 0.0, dw, n);
-                self.w[i - 1]
-                    .iter_mut()
-                    .zip(dw.iter())
-                    .for_each(|(w, d)| *w += d);
-                self.b[i - 2]
-                    .iter_mut()
-                    .zip(dw.iter())
-                    .for_each(|(b, d)| *b += d);
+                follow::step(&mut self.w[i - 1], &mut self.b[i - 2], dw, p.decay);
             } else {
                 linalg::gemm(
                     (k, t, n),
@@ -564,7 +613,7 @@ fn ridge_fit(
 }
 
 /// aug(H) = [H, 1]: [T × n] → [T × (n+1)].
-fn aug_into(h: &[f32], n: usize, out: &mut [f32]) {
+pub(super) fn aug_into(h: &[f32], n: usize, out: &mut [f32]) {
     for (o, h) in out.chunks_mut(n + 1).zip(h.chunks(n)) {
         o[..n].copy_from_slice(h);
         o[n] = 1.0;
@@ -581,16 +630,5 @@ fn layer_noise<'a>(p: &Plan, all: &'a [f32], i: usize) -> &'a [f32] {
 fn add_noise(h: &mut [f32], xi: &[f32], c: usize, width: usize) {
     for (row, x) in h.chunks_mut(width).zip(xi.chunks(c)) {
         row[..c].iter_mut().zip(x).for_each(|(h, x)| *h += x);
-    }
-}
-
-/// L_t = ½ ||ŷ_t − y_t||² per sample.
-fn half_sq_err(y_hat: &[f32], y: &[f32], n: usize, out: &mut [f32]) {
-    for ((l, yh), y) in out.iter_mut().zip(y_hat.chunks(n)).zip(y.chunks(n)) {
-        *l = 0.5
-            * yh.iter()
-                .zip(y)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f32>();
     }
 }

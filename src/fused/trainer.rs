@@ -6,14 +6,15 @@
 //! core to another process slows its own members only.
 use super::data::HostData;
 use super::member::{Member, Plan};
-use super::noise::UnitNormals;
+use super::mirror::Mirror;
+use super::noise::{Counter, StepDraws};
 use crate::checkpoint::State;
 use crate::metrics::{self, Measured};
 use crate::mlp::config::Experiment;
 use crate::mlp::sweep::Group;
 use crate::mlp::tasks::TaskData;
 use crate::nets::mlp::{Mlp, Trace};
-use crate::rules::{dfa, fa, Feedback, Form};
+use crate::rules::{dfa, fa, frsf, wm, Feedback, Form, Rule};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
@@ -32,6 +33,19 @@ impl Trainer {
     /// A program's initial state, drawn exactly as the torch engine draws it (the same W and
     /// B for the same seeds); `threads` CPU threads step its members.
     pub fn new(exp: &Experiment, group: &Group, data: &TaskData, threads: usize) -> Result<Self> {
+        Self::with_draws(exp, group, data, threads, |_| Box::new(Counter))
+    }
+
+    /// As `new`, with each member's per-step draws from `source(seed)` instead of the
+    /// engine's own generator (a test feeds the torch engine's draws this way). The draws
+    /// before the first step (brSF's B of step 0, the mirror's warm-up) come from it too.
+    pub fn with_draws(
+        exp: &Experiment,
+        group: &Group,
+        data: &TaskData,
+        threads: usize,
+        source: impl Fn(u64) -> Box<dyn StepDraws>,
+    ) -> Result<Self> {
         super::check(exp, group, Device::Cpu)?;
         let spec = &group.spec;
         let data = HostData::new(data)?;
@@ -51,6 +65,18 @@ impl Trainer {
             Form::Direct => dfa::init_d(sizes, &seeds, b_init.unwrap_or_default(), cpu),
         };
         let zero_b = b_init.is_none();
+        let m_abs = match spec.rule {
+            Rule::Frsf => frsf::draw_once(sizes, &seeds, cpu),
+            _ => Vec::new(),
+        };
+        let mirror = (spec.rule == Rule::Wm).then(|| {
+            let (settings, batch, warmup) = wm::resolve(spec, data.len as i64);
+            Mirror {
+                settings,
+                batch: batch as usize,
+                warmup,
+            }
+        });
         let plan = Plan {
             sizes: group.sizes.iter().map(|&n| n as usize).collect(),
             act: exp.network.activations.clone(),
@@ -62,8 +88,11 @@ impl Trainer {
             freeze_w: spec.freeze_w,
             batch: exp.training.batch_size as usize,
             train_noise: spec.train_noise.map(|s| s as f32),
+            loss: (exp.training.loss, exp.training.loss_reduction),
+            decay: spec.decay.unwrap_or(0.0), // validated: kp's only
+            mirror,
         };
-        let members = group
+        let mut members = group
             .members
             .iter()
             .enumerate()
@@ -74,11 +103,18 @@ impl Trainer {
                 if zero_b {
                     b.iter_mut().for_each(|b| b.fill(0.0));
                 }
+                let m_abs = m_abs.iter().map(host).collect::<Result<Vec<_>>>()?;
                 let rates = (m.lr as f32, m.sigma as f32, m.lr_b as f32);
-                Ok(Member::new(&plan, m.seed, rates, w, b))
+                let noise = source(m.seed);
+                Ok(Member::new(&plan, m.seed, rates, w, b, m_abs, noise))
             })
             .collect::<Result<Vec<_>>>()?;
         let threads = threads.clamp(1, members.len().max(1));
+        // As the torch engine: sign symmetry's B of step 0, then the mirror's warm-up.
+        on_threads(&mut members, threads, |m| {
+            m.prepare(&plan, 0);
+            m.warm_up(&plan);
+        });
         Ok(Self {
             plan,
             members,
@@ -87,15 +123,6 @@ impl Trainer {
             loss_steps: 0,
             iteration: 0,
         })
-    }
-
-    /// Draw each member's noise from `source(seed)` instead of the engine's own generator (a
-    /// test feeds the torch engine's draws this way).
-    pub fn with_noise(mut self, source: impl Fn(u64) -> Box<dyn UnitNormals>) -> Self {
-        for m in &mut self.members {
-            m.noise = source(m.seed);
-        }
-        self
     }
 
     pub fn threads(&self) -> usize {
@@ -126,9 +153,15 @@ impl Trainer {
         self.iteration = until;
     }
 
-    /// One step; with `measure`, also the alignment metrics of this batch before its updates.
+    /// One step; with `measure`, also the alignment metrics of this batch before its updates,
+    /// for the B this step uses (sign symmetry's is built from W first; the step rebuilds the
+    /// same one).
     pub fn step(&mut self, measure: bool) -> Result<Vec<Measured>> {
         let k = self.iteration;
+        if measure && self.plan.rule.sign_symmetric() {
+            let plan = &self.plan;
+            on_threads(&mut self.members, self.threads, |m| m.prepare(plan, k));
+        }
         let before = measure.then(|| self.weights());
         let (plan, data) = (&self.plan, &self.data);
         on_threads(&mut self.members, self.threads, |m| {
@@ -177,8 +210,8 @@ impl Trainer {
             sizes: self.plan.sizes.iter().map(|&n| n as i64).collect(),
             act: self.plan.act.clone(),
             w,
-            loss: Default::default(),
-            reduction: Default::default(),
+            loss: self.plan.loss.0,
+            reduction: self.plan.loss.1,
         }
     }
 
@@ -188,7 +221,8 @@ impl Trainer {
         Tensor::from_slice(&s).view([-1, 1, 1])
     }
 
-    /// Every part of the state, named: W, B, the ridge sums, the loss and the counters.
+    /// Every part of the state, named: W, B, frSF's |M|, the ridge sums, the loss and the
+    /// counters.
     pub fn save(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for i in 0..self.plan.depth() {
@@ -197,6 +231,10 @@ impl Trainer {
         for k in 0..self.members[0].b.len() {
             let shape = self.b_shape(k);
             out.push((format!("b.{k}"), self.stack(|m| &m.b[k], shape)));
+        }
+        for k in 0..self.members[0].m_abs.len() {
+            let shape = self.b_shape(k);
+            out.push((format!("m.{k}"), self.stack(|m| &m.m_abs[k], shape)));
         }
         for k in 0..self.members[0].ridge.len() {
             for (name, pick) in [("v", 0), ("s", 1)] {
@@ -241,6 +279,7 @@ impl Trainer {
             match parts.as_slice() {
                 ["w", i] => m.w[i.parse::<usize>()?] = host_f32(&row)?,
                 ["b", i] => m.b[i.parse::<usize>()?] = host_f32(&row)?,
+                ["m", i] => m.m_abs[i.parse::<usize>()?] = host_f32(&row)?,
                 ["ridge", i, which] => {
                     let v = Vec::<f64>::try_from(row.reshape([-1]))?;
                     let r = &mut m.ridge[i.parse::<usize>()?];

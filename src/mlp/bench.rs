@@ -36,6 +36,10 @@ pub struct Network {
     pub task: &'static str,
     /// The bench's data: MNIST-shaped, with MNIST's sparsity where the fused engine runs.
     pub dataset: &'static str,
+    /// More `training:` settings (the loss), each with a leading ", ".
+    pub training: &'static str,
+    /// The rules timed.
+    pub rules: &'static [&'static str],
 }
 
 pub const FIG2: Network = Network {
@@ -44,6 +48,19 @@ pub const FIG2: Network = Network {
     activations: "[sigmoid, sigmoid, identity]",
     task: "classify",
     dataset: "synthetic-mnist-sparse",
+    training: "",
+    rules: &["bp", "fa", "np"],
+};
+/// Fig. 2's network with the peers' loss (a sigmoid output, sigmoid cross-entropy averaged
+/// over the batch) and their rules, at rules-fig2.yaml's settings.
+pub const FIG2_PEERS: Network = Network {
+    name: "fig2-peers 784-50-20-10 sigmoid CE",
+    sizes: &[784, 50, 20, 10],
+    activations: "[sigmoid, sigmoid, sigmoid]",
+    task: "classify",
+    dataset: "synthetic-mnist-sparse",
+    training: ", loss: sigmoid_cross_entropy, loss_reduction: mean",
+    rules: &["bp", "kp", "wm", "brsf"],
 };
 pub const FIG3: Network = Network {
     name: "fig3 784-200-2-200-784",
@@ -51,6 +68,8 @@ pub const FIG3: Network = Network {
     activations: "[tanh, identity, tanh, relu]",
     task: "autoencode",
     dataset: "synthetic-mnist",
+    training: "",
+    rules: &["bp", "fa", "np"],
 };
 
 /// The rule's settings as in the figure it comes from.
@@ -59,6 +78,8 @@ fn run_line(network: &Network, rule: &str) -> String {
     match (rule, fig3) {
         ("np", false) => "{ rule: np, lr: 4.0e-4, sigma: 0.01, solver: ridge, gamma: 0.1 }".into(),
         ("np", true) => "{ rule: np, lr: 1.0e-4, sigma: 0.018942, solver: sgd, lr_b: 8.0e-6, perturb_bias: false }".into(),
+        ("kp", _) => "{ rule: kp, lr: 4.0e-5, decay: 1.0e-5 }".into(),
+        ("wm", _) => "{ rule: wm, lr: 4.0e-5, mirror: decay, mirror_lr: 0.1, mirror_sigma: 1.0, mirror_decay: 0.1 }".into(),
         (r, _) => format!("{{ rule: {r}, lr: 4.0e-5 }}"),
     }
 }
@@ -92,13 +113,14 @@ pub fn time_mlp(
     let yaml = format!(
         "experiment: bench\ntask: {}\ndata: {{ dataset: {}, train_size: 4096, test_size: 64 }}\n\
          network: {{ sizes: {:?}, activations: {} }}\n\
-         training: {{ iterations: {steps}, batch_size: 32, log_every: {steps}, eval_every: {steps}, seeds: [{}] }}\n\
+         training: {{ iterations: {steps}, batch_size: 32, log_every: {steps}, eval_every: {steps}, seeds: [{}]{} }}\n\
          runs:\n  - {}\n",
         network.task,
         network.dataset,
         network.sizes,
         network.activations,
         seeds.join(", "),
+        network.training,
         run_line(network, rule)
     );
     let exp = Experiment::from_value(serde_yaml::from_str(&yaml)?, "bench")?;

@@ -15,7 +15,7 @@ use crate::metrics::{self, Measured};
 use crate::nets::mlp::{Mlp, Trace};
 use crate::optim::Optimizer;
 use crate::rng::{NoiseStream, Stream};
-use crate::rules::wm::{self, MirrorKind};
+use crate::rules::wm;
 use crate::rules::{brsf, dfa, fa, frsf, np, Extra, Feedback, Form, Rule, Signals};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
@@ -266,19 +266,7 @@ fn extra(spec: &RunSpec, sizes: &[i64], seeds: &[u64], n_train: i64, device: Dev
         Rule::Brsf => Extra::Draws(brsf::Draws::new(sizes, seeds, device)),
         Rule::Kp => Extra::Decay(spec.decay.unwrap_or_default()),
         Rule::Wm => {
-            let batch = spec.mirror_batch.unwrap_or(wm::AKROUT_BATCH);
-            let (settings, warmup) = match spec.mirror {
-                Some(MirrorKind::Decay) => (
-                    wm::Settings::Decay {
-                        lr: spec.mirror_lr.unwrap_or_default(),
-                        sigma: spec.mirror_sigma.unwrap_or_default(),
-                        decay: spec.mirror_decay.unwrap_or_default(),
-                    },
-                    0,
-                ),
-                _ => (wm::Settings::Akrout, (n_train / batch) as u64),
-            };
-            let warmup = spec.mirror_warmup.unwrap_or(warmup);
+            let (settings, batch, warmup) = wm::resolve(spec, n_train);
             Extra::Mirror(wm::Mirror::new(
                 settings, batch, warmup, sizes, seeds, device,
             ))

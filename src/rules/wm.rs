@@ -9,6 +9,7 @@
 //!
 //! The mirror steps run after every training step; `mirror_warmup` more run before the first.
 //! Mirror step k draws X from (seed, `Stream::Mirror`, k), so nothing but B is state.
+use crate::mlp::config::RunSpec;
 use crate::nets::mlp::{aug, Mlp};
 use crate::rng::{Dist, NoiseStream, Stream};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,25 @@ pub enum Settings {
         decay: f64,
     },
     Akrout,
+}
+
+/// A run's mirror settings, N_m and warm-up (mirror steps before training) from its
+/// config entry, with the defaults: N_m = 128; ⌊n_train/N_m⌋ warm-up steps for akrout (their
+/// code's one pass), none for decay.
+pub fn resolve(spec: &RunSpec, n_train: i64) -> (Settings, i64, u64) {
+    let batch = spec.mirror_batch.unwrap_or(AKROUT_BATCH);
+    let (settings, warmup) = match spec.mirror {
+        Some(MirrorKind::Decay) => (
+            Settings::Decay {
+                lr: spec.mirror_lr.unwrap_or_default(),
+                sigma: spec.mirror_sigma.unwrap_or_default(),
+                decay: spec.mirror_decay.unwrap_or_default(),
+            },
+            0,
+        ),
+        _ => (Settings::Akrout, (n_train / batch) as u64),
+    };
+    (settings, batch, spec.mirror_warmup.unwrap_or(warmup))
 }
 
 /// Decay mode on one layer: b_rows ← (1−λ) b_rows + (η/N) Xᵀ (X w_rows).
