@@ -19,7 +19,7 @@ pub fn configs_dir() -> PathBuf {
 /// figure's configs come the other experiments of that figure found in `out` (subsets).
 pub fn report_only(out: &Path, quick: bool) -> Result<PathBuf> {
     let mut entries = Vec::new();
-    for (figure, names) in FIGURES {
+    for (figure, names) in FIGURES.iter().chain(&BEYOND) {
         for name in names.iter() {
             let experiment = if quick {
                 format!("{name}-quick")
@@ -148,6 +148,13 @@ pub const FIGURES: [(&str, &[&str]); 5] = [
             "table1-cifar100-official-val",
         ],
     ),
+];
+
+/// The comparisons beyond the paper that `credit report` reports once they have run (they
+/// are not part of `reproduce`: `credit run` or `credit search` runs them).
+pub const BEYOND: [(&str, &[&str]); 2] = [
+    ("peers", &["peers-mnist", "peers-cifar10"]),
+    ("rules", &["rules-fig2"]),
 ];
 
 pub fn reproduce(what: &str, run: &RunArgs) -> Result<()> {

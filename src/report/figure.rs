@@ -1,5 +1,6 @@
-//! Which of the paper's figures an experiment belongs to: the prefix of its name before the
-//! first `-` (`fig2-quick` → Figure 2).
+//! Which of the paper's figures an experiment belongs to, or which of the comparisons beyond
+//! it: the prefix of its name before the first `-` (`fig2-quick` → Figure 2, `peers-mnist` →
+//! the peers' benchmarks).
 use anyhow::{bail, Context, Result};
 use std::fmt;
 use std::path::Path;
@@ -11,15 +12,21 @@ pub enum Figure {
     Fig4,
     Theory,
     Table1,
+    /// The peers' benchmarks (`peers-mnist`, `peers-cifar10`): beyond the paper.
+    Peers,
+    /// Every rule on Fig. 2's network (`rules-fig2`): beyond the paper.
+    Rules,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 5] = [
+    pub const ALL: [Figure; 7] = [
         Figure::Fig2,
         Figure::Fig3,
         Figure::Fig4,
         Figure::Theory,
         Figure::Table1,
+        Figure::Peers,
+        Figure::Rules,
     ];
 
     /// The id used in experiment names and configs: `fig2`, `theory`, `table1`...
@@ -30,6 +37,8 @@ impl Figure {
             Figure::Fig4 => "fig4",
             Figure::Theory => "theory",
             Figure::Table1 => "table1",
+            Figure::Peers => "peers",
+            Figure::Rules => "rules",
         }
     }
 
@@ -41,6 +50,8 @@ impl Figure {
             Figure::Fig4 => "Figure 4: convergence of B with W fixed",
             Figure::Theory => "Theory (§3): B and D against W in a deep linear network",
             Figure::Table1 => "Table 1: CNN on CIFAR-10 and CIFAR-100",
+            Figure::Peers => "Beyond the paper: the peers' benchmarks (Akrout et al. 2019)",
+            Figure::Rules => "Beyond the paper: every rule on Fig. 2's network",
         }
     }
 
@@ -92,6 +103,14 @@ mod tests {
         assert_eq!(
             Figure::from_experiment("table1-cifar100").unwrap(),
             Figure::Table1
+        );
+        assert_eq!(
+            Figure::from_experiment("peers-cifar10-bp-fa").unwrap(),
+            Figure::Peers
+        );
+        assert_eq!(
+            Figure::from_experiment("rules-fig2").unwrap(),
+            Figure::Rules
         );
         assert!(Figure::from_experiment("fig22").is_err());
         assert!(Figure::from_experiment("").is_err());

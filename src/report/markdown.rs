@@ -175,6 +175,9 @@ fn section(root: &Path, e: &ReportEntry) -> Result<String> {
         Figure::Fig4 => fig4_table(&Results::load(&exp_dir)?, &exp_dir, &beside),
         Figure::Theory => theory_table(&Results::load(&exp_dir)?, &beside),
         Figure::Table1 => table1_table(&Results::load(&exp_dir)?, &exp_dir, &e.experiment, &beside),
+        Figure::Peers | Figure::Rules => {
+            super::peers::table(&Results::load(&exp_dir)?, &e.experiment)
+        }
     };
     md.push_str(&table);
     Ok(md)

@@ -12,6 +12,7 @@ mod figures;
 mod markdown;
 mod md;
 mod paper;
+mod peers;
 mod plot;
 mod publish;
 mod read;

@@ -1,6 +1,6 @@
 //! `credit plot results/<experiment>`: draw the experiment's figure from its CSVs alone.
 use super::figure::Figure;
-use super::figures::{fig2, fig3, fig4, table1, theory};
+use super::figures::{fig2, fig3, fig4, peers, table1, theory};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ pub fn plot(exp_dir: &Path) -> Result<Vec<PathBuf>> {
         Figure::Fig4 => fig4::draw(exp_dir, &name),
         Figure::Theory => theory::draw(exp_dir, &name),
         Figure::Table1 => table1::draw(exp_dir, &name),
+        Figure::Peers | Figure::Rules => peers::draw(exp_dir, &name),
     };
     drawn.with_context(|| format!("plotting {} ({figure})", exp_dir.display()))
 }

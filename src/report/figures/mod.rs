@@ -2,6 +2,7 @@
 pub mod fig2;
 pub mod fig3;
 pub mod fig4;
+pub mod peers;
 pub mod table1;
 pub mod theory;
 

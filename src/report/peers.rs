@@ -1,0 +1,113 @@
+//! The report's table for the comparisons beyond the paper (`peers-*`, `rules-*`): per
+//! condition, the final and best test accuracy and the top layer's weight and delta angles,
+//! beside Akrout et al. 2019's published values where the experiment is one of their
+//! benchmarks.
+use super::aggregate::MeanSe;
+use super::figures::Results;
+use super::md::{md_table, stat_cell};
+
+/// One rule's published result: final test accuracy (%), and the hidden→out weight angle and
+/// delta angle (degrees) where published.
+struct Published {
+    rule: &'static str,
+    accuracy: f64,
+    weight_angle: Option<f64>,
+    delta_angle: Option<f64>,
+}
+
+const fn row(rule: &'static str, accuracy: f64, angles: Option<(f64, f64)>) -> Published {
+    let (weight_angle, delta_angle) = match angles {
+        Some((w, d)) => (Some(w), Some(d)),
+        None => (None, None),
+    };
+    Published {
+        rule,
+        accuracy,
+        weight_angle,
+        delta_angle,
+    }
+}
+
+/// Akrout et al. 2019, "Deep learning without weight transport": their code's committed
+/// `experiments/*/results.json` (seed 1111, one run each, 400 epochs).
+const AKROUT_MNIST: [Published; 4] = [
+    row("bp", 98.50, None),
+    row("fa", 97.80, Some((40.0, 34.9))),
+    row("kp", 98.45, Some((3.6, 3.1))),
+    row("wm", 98.49, Some((3.8, 3.2))),
+];
+const AKROUT_CIFAR10: [Published; 4] = [
+    row("bp", 48.18, None),
+    row("fa", 42.96, Some((46.5, 48.8))),
+    row("kp", 47.57, Some((2.0, 1.7))),
+    row("wm", 46.20, Some((9.7, 7.7))),
+];
+
+/// The published benchmark an experiment reproduces, by its name.
+fn published(experiment: &str) -> Option<(&'static str, &'static [Published])> {
+    if experiment.starts_with("peers-mnist") {
+        Some(("MNIST 784-500-10", &AKROUT_MNIST))
+    } else if experiment.starts_with("peers-cifar10") {
+        Some(("CIFAR-10 3072-1000-10", &AKROUT_CIFAR10))
+    } else {
+        None
+    }
+}
+
+/// The table, with a line on where the published values come from.
+pub fn table(results: &Results, experiment: &str) -> String {
+    let reference = published(experiment);
+    let top = |metric| results.layers(metric).last().copied().flatten();
+    let (w_layer, d_layer) = (top("weight_angle"), top("delta_angle"));
+    let mut header = vec![
+        "condition",
+        "final test accuracy (%)",
+        "best test accuracy (%), at iteration",
+        "weight angle, top layer (°)",
+        "delta angle, top layer (°)",
+    ];
+    if reference.is_some() {
+        header.extend([
+            "Akrout: accuracy (%)",
+            "weight angle (°)",
+            "delta angle (°)",
+        ]);
+    }
+    let rows: Vec<Vec<String>> = (results.conditions.iter())
+        .map(|c| {
+            let accuracy = results.final_value(c, "test_error", None).map(|s| MeanSe {
+                mean: 1.0 - s.mean,
+                ..s
+            });
+            let best = (results.series(c, "test_error", None, 100.0).into_iter())
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or("—".into(), |(at, e, _)| format!("{:.2}, {at}", 100.0 - e));
+            let angle = |m, layer| stat_cell(results.final_value(c, m, layer), 1.0, 1);
+            let mut cells = vec![
+                format!("`{c}`"),
+                stat_cell(accuracy, 100.0, 2),
+                best,
+                angle("weight_angle", w_layer),
+                angle("delta_angle", d_layer),
+            ];
+            if let Some((_, rows)) = reference {
+                let rule = results.runs.iter().find(|r| &r.condition == c);
+                let theirs = rule.and_then(|r| rows.iter().find(|p| p.rule == r.rule));
+                let num = |v: Option<f64>, d: usize| v.map_or("—".into(), |v| format!("{v:.d$}"));
+                cells.push(num(theirs.map(|p| p.accuracy), 2));
+                cells.push(num(theirs.and_then(|p| p.weight_angle), 1));
+                cells.push(num(theirs.and_then(|p| p.delta_angle), 1));
+            }
+            cells
+        })
+        .collect();
+    let mut md = md_table(&header, &rows);
+    if let Some((net, _)) = reference {
+        md.push_str(&format!(
+            "\nAkrout et al. 2019's {net} values are their code's committed results (one run, \
+             seed 1111, the last of 400 epochs); ours are the last logged iteration, mean ± s.e. \
+             over seeds. The best accuracy is that of the mean curve.\n"
+        ));
+    }
+    md
+}
