@@ -20,8 +20,7 @@ pub fn set_threads(n: i32) {
 const PARALLEL_FLOPS: f64 = 40e6;
 
 /// Choose libtorch's CPU threads for a program doing `flops_per_step`, unless --threads fixed
-/// them: one thread for small programs; for large ones, one per core that no other process
-/// is busy on (`cores::fit`; `cores::refit` follows the load as the program runs).
+/// them: one thread for small programs, one per core for large ones.
 pub fn threads_for(device: Device, flops_per_step: f64) {
     if device != Device::Cpu || USER_THREADS.load(Ordering::Relaxed) > 0 {
         return;
@@ -29,7 +28,7 @@ pub fn threads_for(device: Device, flops_per_step: f64) {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get() as i32)
         .unwrap_or(1);
-    crate::cores::fit(if flops_per_step < PARALLEL_FLOPS {
+    tch::set_num_threads(if flops_per_step < PARALLEL_FLOPS {
         1
     } else {
         cores

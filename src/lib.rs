@@ -4,7 +4,6 @@ pub mod cluster;
 pub mod cnn;
 pub mod commands;
 pub mod config;
-pub mod cores;
 pub mod cost;
 pub mod data;
 pub mod device;

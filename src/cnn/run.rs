@@ -86,8 +86,6 @@ pub fn train_run(
     write_atomic(&run_dir.join("config.yaml"), text.as_bytes())?;
     let hash = crate::config::hash(&run_cfg)?;
     let mut run = Run::start(cfg, plan, data, device, ckpt_dir, hash, &run_dir, saved)?;
-    // A CNN step is hundreds of MFLOP: a thread per core that other processes leave free.
-    crate::device::threads_for(device, f64::INFINITY);
     let start = Instant::now();
     let diverged_at = run.epochs(data, start)?;
     run.finish(&run_dir, start.elapsed().as_secs_f64(), diverged_at)
@@ -212,7 +210,6 @@ impl<'a> Run<'a> {
             let idx = Tensor::from_slice(&idx).to_device(self.device); // [T]
             let x = data.train_x.index_select(0, &idx); // [T, 3, 32, 32]
             let y = data.train_y.index_select(0, &idx); // [T]
-            crate::cores::refit();
             self.loss_sum += self.learner.step(&x, &y, self.iteration);
             self.iteration += 1;
             progress.set(self.iteration);

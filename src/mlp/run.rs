@@ -104,7 +104,6 @@ pub fn run_program(cx: &Context, group: &Group, data: &TaskData) -> Result<Vec<R
             }
             break;
         }
-        crate::cores::refit();
         let measured = p.engine.step(data, log_now)?;
         p.record(step, &measured)?;
         // Nothing is observed before the next event: those steps run as one stretch.
