@@ -10,9 +10,8 @@
 //!
 //! Each entry (t, k) is then a few vector loads, fused multiply-adds and (in the update) stores,
 //! with no sort of the batch by pixel (which cost more than it saved).
+use super::blocks::{fma, run, vals, Kernel};
 use super::data::Inputs;
-#[cfg(target_arch = "x86_64")]
-use super::linalg::has_fma;
 use super::linalg::{gemm, rm, tr};
 
 /// A^1 = aug(X) W^1 for the batch `idx`, [T × n_1]. Sparse inputs read only the rows of W^1
@@ -120,14 +119,6 @@ impl Samples<'_> {
     }
 }
 
-/// A sparse product a block of columns at a time: `block::<W, TAIL, FMA>(c0, end)` does
-/// columns c0..c0+W of the rows and, with TAIL, the rows' last 8 (c0+end−8..c0+end), of
-/// which it keeps those beyond c0+W. W and TAIL are compile-time constants so that the
-/// block's values live in registers.
-trait Kernel {
-    fn block<const W: usize, const TAIL: bool, const FMA: bool>(&mut self, c0: usize, end: usize);
-}
-
 /// The forward product: a_t += Σ_k x_tk W^1[k], a_t's block summed in registers (each row of
 /// W^1 read once per sample that has its pixel; a_t read and written once).
 struct Gather<'a> {
@@ -144,17 +135,17 @@ impl Kernel for Gather<'_> {
         let (n, w, a) = (self.n, self.w, &mut *self.a);
         self.samples.each(|t, pixels, xs| {
             let a_t = &mut a[t * n + c0..][..end];
-            let mut main = vals::<W>(&a_t[..W]);
+            let mut main = vals::<f32, W>(&a_t[..W]);
             let mut last = if TAIL {
-                vals::<8>(&a_t[end - 8..])
+                vals::<f32, 8>(&a_t[end - 8..])
             } else {
                 [0.0; 8]
             };
             for (&k, &x) in pixels.iter().zip(xs) {
                 let w_k = &w[k as usize * n + c0..][..end];
-                fma::<FMA>(&mut main, &w_k[..W], x);
+                fma::<f32, FMA>(&mut main, &w_k[..W], x);
                 if TAIL {
-                    fma::<FMA>(&mut last, &w_k[end - 8..], x);
+                    fma::<f32, FMA>(&mut last, &w_k[end - 8..], x);
                 }
             }
             a_t[..W].copy_from_slice(&main);
@@ -182,7 +173,7 @@ impl Kernel for Scatter<'_> {
         let (n, g, w) = (self.n, self.g, &mut *self.w);
         self.samples.each(|t, pixels, xs| {
             let g_t = &g[t * n + c0..][..end];
-            let main_g = vals::<W>(&g_t[..W]);
+            let main_g = vals::<f32, W>(&g_t[..W]);
             // G[t]'s last 8 columns, zero where the main block covers them: the tail adds
             // 0·x there, and the main block's store, which comes after, stands.
             let mut last_g = [0.0; 8];
@@ -192,88 +183,21 @@ impl Kernel for Scatter<'_> {
             for (&k, &x) in pixels.iter().zip(xs) {
                 let w_k = &mut w[k as usize * n + c0..][..end];
                 // Both parts loaded before either is stored.
-                let mut main = vals::<W>(&w_k[..W]);
+                let mut main = vals::<f32, W>(&w_k[..W]);
                 let mut last = if TAIL {
-                    vals::<8>(&w_k[end - 8..])
+                    vals::<f32, 8>(&w_k[end - 8..])
                 } else {
                     [0.0; 8]
                 };
-                fma::<FMA>(&mut main, &main_g, x);
+                fma::<f32, FMA>(&mut main, &main_g, x);
                 if TAIL {
-                    fma::<FMA>(&mut last, &last_g, x);
+                    fma::<f32, FMA>(&mut last, &last_g, x);
                     w_k[end - 8..].copy_from_slice(&last);
                 }
                 w_k[..W].copy_from_slice(&main);
             }
         });
     }
-}
-
-/// The first L values of a slice, as an array the compiler can keep in registers.
-#[inline(always)]
-fn vals<const L: usize>(x: &[f32]) -> [f32; L] {
-    x[..L].try_into().expect("L values")
-}
-
-/// acc += v · x, a fused multiply-add per entry with FMA (one instruction inside an
-/// FMA-enabled function), else a multiply and an add.
-#[inline(always)]
-fn fma<const FMA: bool>(acc: &mut [f32], x: &[f32], v: f32) {
-    for (a, x) in acc.iter_mut().zip(x) {
-        *a = if FMA { v.mul_add(*x, *a) } else { *a + v * x };
-    }
-}
-
-/// Run a kernel over rows of n columns, on AVX2 and FMA where the CPU has them.
-fn run<K: Kernel>(kernel: &mut K, n: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if has_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked by has_fma).
-        return unsafe { run_fma(kernel, n) };
-    }
-    by_blocks::<K, false>(kernel, n)
-}
-
-// Compiled for AVX2 and FMA (taken where the CPU has them, checked at run time) the blocks are
-// 8-wide fused multiply-adds, against the baseline x86-64's 4-wide multiply and add. The
-// results differ from the baseline's in the last bit (one rounding instead of two); a machine
-// always takes one path.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_fma<K: Kernel>(kernel: &mut K, n: usize) {
-    by_blocks::<K, true>(kernel, n)
-}
-
-/// The widest block: 64 floats, eight AVX registers.
-const WIDEST: usize = 64;
-
-/// The kernel over the rows' n columns in blocks: of 64, then the rest's multiple of 8 with
-/// the last n % 8 columns in the same pass (read as the rows' last 8, of which the block
-/// keeps those it does not cover). Fig. 2's n_1 = 50 is one pass: 48 columns and 2. Rows
-/// narrower than 8 are one scalar block.
-#[inline(always)]
-fn by_blocks<K: Kernel, const FMA: bool>(kernel: &mut K, n: usize) {
-    let mut c0 = 0;
-    while n - c0 >= WIDEST + 8 {
-        kernel.block::<WIDEST, false, FMA>(c0, WIDEST);
-        c0 += WIDEST;
-    }
-    let left = n - c0;
-    macro_rules! widths {
-        ($(($w:literal, $t:literal))*) => {
-            match (if left < 8 { left } else { left / 8 * 8 }, left >= 8 && left % 8 > 0) {
-                $(($w, $t) => kernel.block::<$w, $t, FMA>(c0, left),)*
-                _ => unreachable!("widths 0..=7 and multiples of 8 up to 64"),
-            }
-        };
-    }
-    widths!(
-        (0, false)(1, false)(2, false)(3, false)(4, false)(5, false)(6, false)(7, false)(8, false)(
-            16, false
-        )(24, false)(32, false)(40, false)(48, false)(56, false)(64, false)(8, true)(
-            16, true
-        )(24, true)(32, true)(40, true)(48, true)(56, true)(64, true)
-    )
 }
 
 #[cfg(test)]

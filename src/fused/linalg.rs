@@ -1,8 +1,12 @@
-//! The fused engine's arithmetic on row-major slices: dense products through the
-//! matrixmultiply crate (packed, cache-blocked GEMM; no allocation per call), the activations,
+//! The fused engine's arithmetic on row-major slices: dense products (the small ones in
+//! registers by `small.rs`, the large ones through the matrixmultiply crate's packed,
+//! cache-blocked GEMM; no allocation per call), the activations,
 //! and the f64 Cholesky solves of the ridge fits. The first layer's sparse products are in
 //! `first_layer.rs`.
+use super::blocks::Elem;
+use super::small;
 use crate::nets::activation::Activation;
+use std::cell::RefCell;
 
 /// How a stored matrix is read: (row stride, column stride). `rm(ld)`: as stored, `ld`
 /// entries per stored row; `tr(ld)`: transposed.
@@ -25,8 +29,8 @@ fn extent(m: usize, n: usize, s: Strides) -> usize {
     }
 }
 
-/// The element types matrixmultiply multiplies: f32 (the network) and f64 (the ridge sums).
-pub trait Scalar: Copy {
+/// The element types of the products: f32 (the network) and f64 (the ridge sums).
+pub trait Scalar: Elem {
     /// matrixmultiply's `sgemm` or `dgemm`.
     ///
     /// # Safety
@@ -40,6 +44,9 @@ pub trait Scalar: Copy {
         beta: Self,
         c: (*mut Self, isize, isize),
     );
+
+    /// f(scratch) with this thread's scratch of at least `len` values (reused across calls).
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
 
 macro_rules! scalar {
@@ -57,11 +64,30 @@ macro_rules! scalar {
                     m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
                 )
             }
+
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [$t]) -> R) -> R {
+                thread_local! {
+                    static SCRATCH: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+                }
+                SCRATCH.with_borrow_mut(|s| {
+                    if s.len() < len {
+                        s.resize(len, 0.0);
+                    }
+                    f(&mut s[..len])
+                })
+            }
         }
     };
 }
 scalar!(f32, matrixmultiply::sgemm);
 scalar!(f64, matrixmultiply::dgemm);
+
+/// Products with C at most this wide go to `small::gemm`, wider ones to matrixmultiply:
+/// at 24 columns or fewer C's rows fit in registers and the packing of A and B costs more
+/// than it saves (Fig. 2: 32 × 51 × 20 in 1.7 µs against 2.1; 32 × 21 × 10 in 0.45 against
+/// 0.74; CIFAR's 128 × 1001 × 10 in 63 against 93), and beyond them matrixmultiply wins
+/// (32 × 20 × 50: 1.9 against 1.6).
+const SMALL: usize = 24;
 
 /// C[m × n] = β C + α A[m × k] B[k × n]; C row-major with `ldc` entries per row. With β = 0,
 /// C is not read (NaN in it does not propagate).
@@ -79,6 +105,23 @@ pub fn gemm<T: Scalar>(
 ) {
     assert!(extent(m, k, sa) <= a.len() && extent(k, n, sb) <= b.len());
     assert!(extent(m, n, (ldc, 1)) <= c.len());
+    if n <= SMALL {
+        let beta = (beta != T::default()).then_some(beta);
+        if sb.1 == 1 {
+            small::gemm((m, k, n), alpha, a, sa, b, sb.0, beta, c, ldc);
+        } else {
+            // B's rows contiguous: a transposed B is copied into rows first.
+            T::with_scratch(k * n, |b_rows| {
+                for (p, row) in b_rows.chunks_mut(n).enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = b[p * sb.0 + j * sb.1];
+                    }
+                }
+                small::gemm((m, k, n), alpha, a, sa, b_rows, n, beta, c, ldc);
+            });
+        }
+        return;
+    }
     let op = |p, s: Strides| (p, s.0 as isize, s.1 as isize);
     // SAFETY: the asserts above keep every index the product reads or writes inside the
     // slices; c is borrowed mutably, so it aliases neither a nor b.

@@ -11,6 +11,7 @@
 //! plain SGD. The autoencoder (input noise), Adam and CUDA stay on the torch engine;
 //! `check` names the field that sends a config there. Dense inputs (CIFAR) take the dense
 //! first layer, sparse ones (MNIST) the sparse one (`data.rs`).
+pub mod blocks;
 pub mod data;
 pub mod first_layer;
 pub mod follow;
@@ -21,6 +22,7 @@ pub mod mirror;
 pub mod noise;
 pub mod sigmoid;
 pub mod sign;
+pub mod small;
 pub mod trainer;
 
 pub use trainer::Trainer;
