@@ -11,6 +11,7 @@
 //! plain SGD. The autoencoder (input noise), Adam and CUDA stay on the torch engine;
 //! `check` names the field that sends a config there. Dense inputs (CIFAR) take the dense
 //! first layer, sparse ones (MNIST) the sparse one (`data.rs`).
+pub mod box_muller;
 pub mod data;
 pub mod first_layer;
 pub mod follow;
