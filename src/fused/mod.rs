@@ -12,6 +12,7 @@
 //! `check` names the field that sends a config there. Dense inputs (CIFAR) take the dense
 //! first layer, sparse ones (MNIST) the sparse one (`data.rs`).
 pub mod blocks;
+pub mod box_muller;
 pub mod data;
 pub mod first_layer;
 pub mod follow;
