@@ -53,15 +53,24 @@ struct Rows<'a, T> {
 impl<T: Elem> Kernel for Rows<'_, T> {
     #[inline(always)]
     fn block<const W: usize, const TAIL: bool, const FMA: bool>(&mut self, c0: usize, end: usize) {
-        // Four rows at a time where their sums fit in 8 of the 16 AVX registers, so that 4
-        // independent chains of fused multiply-adds are in flight (one row's would wait on
-        // each other's latency); wider blocks one row at a time, as more spill.
+        // Several rows at a time, so that several independent chains of fused multiply-adds
+        // are in flight (one row's few would wait on each other's latency): four where a
+        // row's sums take up to 2 AVX registers, two where 3 or 4, else one (measured: more
+        // rows of wider blocks spill their sums to the stack and run slower than one).
         let registers = (W + 8 * TAIL as usize) * std::mem::size_of::<T>() / 32;
-        let (r, m) = (if registers <= 2 { 4 } else { 1 }, self.m);
+        let (r, m) = (
+            match registers {
+                0..=2 => 4,
+                3 | 4 => 2,
+                _ => 1,
+            },
+            self.m,
+        );
         let mut i = 0;
         while i + r <= m {
             match r {
                 4 => self.rows::<4, W, TAIL, FMA>(i, c0, end),
+                2 => self.rows::<2, W, TAIL, FMA>(i, c0, end),
                 _ => self.rows::<1, W, TAIL, FMA>(i, c0, end),
             }
             i += r;
@@ -101,11 +110,12 @@ impl<T: Elem> Rows<'_, T> {
             } else {
                 [T::default(); 8]
             };
-            for r in 0..R {
-                let x = self.alpha * self.a[(i0 + r) * self.sa.0 + p * self.sa.1];
-                fma::<T, FMA>(&mut main[r], &b_main, x);
+            let xs: [T; R] =
+                std::array::from_fn(|r| self.alpha * self.a[(i0 + r) * self.sa.0 + p * self.sa.1]);
+            for ((main, last), x) in main.iter_mut().zip(last.iter_mut()).zip(xs) {
+                fma::<T, FMA>(main, &b_main, x);
                 if TAIL {
-                    fma::<T, FMA>(&mut last[r], &b_last, x);
+                    fma::<T, FMA>(last, &b_last, x);
                 }
             }
         }
