@@ -8,10 +8,11 @@
 //! range [2⁻³³, 1] (0.78 at worst on every 61st f32 of it). sin and cos take the octant of φ
 //! from b's top three bits, in integers (no floating-point range reduction, no table), then
 //! Cephes' `sinf` and `cosf` polynomials on [0, π/4] (degrees 7 and 8); within 3 ulp of f64
-//! over the turn (2.6 at worst on every 1021st word, from rounding θ and the polynomials). Every operation is an IEEE add, multiply or
-//! square root, or an integer bit operation, with no fused multiply-add, so the 16-, 8- and
-//! 4-wide compilations give the same bits (fused multiply-adds would take a fifth off the
-//! time of the AVX-512 path, at the cost of draws that depend on the CPU).
+//! over the turn (2.6 at worst on every 1021st word, from rounding θ and the polynomials).
+//! Every operation is an IEEE add, multiply or square root, or an integer bit operation,
+//! with no fused multiply-add, so the 16-, 8- and 4-wide compilations give the same bits
+//! (fused multiply-adds would take a fifth off the time of the AVX-512 path, at the cost of
+//! draws that depend on the CPU).
 //!
 //! **The tail.** u is never 0: its smallest value is 2⁻³³ (a = 0), so |z| ≤ r ≤ √(66 ln 2)
 //! = 6.764, where a true normal lies beyond ±6.764 with probability 1.3e-11. u is a + ½
