@@ -1,8 +1,8 @@
 //! The small dense products of the layers above the first (Fig. 2: 32 × 51 × 20 and smaller)
-//! without packing: C's rows one at a time, a block of C's columns summed in registers over
-//! k, B's rows read in place. A general GEMM (matrixmultiply) copies A and B into packed
-//! panels first, which at these sizes costs as much as the arithmetic; it stays for the large
-//! products (CIFAR's dense first layer).
+//! and of the ridge fits, without packing: a few of C's rows at a time, a block of their
+//! columns summed in registers over k, B's rows read in place. A general GEMM
+//! (matrixmultiply) copies A and B into packed panels first, which at these sizes costs as
+//! much as the arithmetic; it stays for C wider than 24 columns (`linalg::gemm` chooses).
 use super::blocks::{fma, run, vals, Elem, Kernel};
 use super::linalg::Strides;
 
