@@ -129,9 +129,10 @@ fn get<'a>(state: &'a State, name: &str) -> &'a tch::Tensor {
     &state.iter().find(|(n, _)| n == name).expect("same names").1
 }
 
-/// Sign symmetry (usf, brsf, frsf) is compared step by step: its B^i is a step function of W^i: where an entry of W^i sits within the
-/// engines' rounding difference of zero, the two engines can give it opposite signs, B^i
-/// then differs in that entry by 2|M| for a step, and the runs part by O(η) from there on.
+/// Sign symmetry (usf, brsf, frsf) is compared step by step. Its B^i is a step function of
+/// W^i: where an entry of W^i sits within the engines' rounding difference of zero, the two
+/// engines can give it opposite signs, B^i then differs in that entry by 2|M| for a step,
+/// and the runs part by O(η) from there on.
 /// True where step k's B differs (the comparison then stops at step k − 1's state), after
 /// checking that each differing entry is such a flip: its W entries before step k had
 /// opposite signs in the two engines. Any other difference goes on to the final comparison.

@@ -84,7 +84,7 @@ scalar!(f64, matrixmultiply::dgemm);
 
 /// Products with C at most this wide go to `small::gemm`, wider ones to matrixmultiply:
 /// at 24 columns or fewer C's rows fit in registers and the packing of A and B costs more
-/// than it saves (Fig. 2: 32 × 51 × 20 in 1.7 µs against 2.1; 32 × 21 × 10 in 0.45 against
+/// than it saves (Fig. 2: 32 × 51 × 20 in 1.5 µs against 2.1; 32 × 21 × 10 in 0.45 against
 /// 0.74; CIFAR's 128 × 1001 × 10 in 63 against 93), and beyond them matrixmultiply wins
 /// (32 × 20 × 50: 1.9 against 1.6).
 const SMALL: usize = 24;
