@@ -4,8 +4,8 @@
 use credit_assign::cnn::config::{Order, RuleSpec};
 use credit_assign::cnn::learner::Learner;
 use credit_assign::cnn::net::{
-    max_pool, tf_same_pads, Activation, BlockSpec, ConvSpec, FcSpec, FeedbackInit, Net,
-    NetworkSpec, PoolPadding, WeightInit,
+    channels_last, max_pool, tf_same_pads, Activation, BlockSpec, ConvSpec, FcSpec, FeedbackInit,
+    Net, NetworkSpec, PoolPadding, WeightInit,
 };
 use credit_assign::cnn::rules::Rule;
 use credit_assign::cnn::run_experiment;
@@ -203,6 +203,40 @@ fn tf_same_pooling_pads_zero_before_and_one_after_even_sizes() {
         values(&max_pool(&x, PoolPadding::TfSame)),
         [6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0]
     );
+}
+
+#[test]
+fn channels_last_changes_the_layout_and_nothing_else() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(3);
+    let x = Tensor::randn([4, 6, 8, 8], (Kind::Float, Device::Cpu)); // [N, C, H, W]
+    let w = Tensor::randn([5, 6, 5, 5], (Kind::Float, Device::Cpu));
+    let (xc, wc) = (channels_last(&x), channels_last(&w));
+    assert_eq!(xc.size(), x.size());
+    assert_eq!(xc.stride(), [384, 1, 48, 6], "C is the fastest axis");
+    assert_eq!(values(&xc.contiguous()), values(&x));
+    assert_eq!(
+        channels_last(&xc).stride(),
+        xc.stride(),
+        "a no-op when already so"
+    );
+    // Pooling takes the other kernel and must give the same values, padding included.
+    for padding in [PoolPadding::TfSame, PoolPadding::Symmetric] {
+        assert_eq!(
+            values(&max_pool(&xc, padding).contiguous()),
+            values(&max_pool(&x, padding))
+        );
+    }
+    // The convolution sums in another order: equal to float32 rounding.
+    let plain = x.conv2d(&w, None::<Tensor>, [1, 1], [2, 2], [1, 1], 1);
+    let last = xc.conv2d(&wc, None::<Tensor>, [1, 1], [2, 2], [1, 1], 1);
+    assert_eq!(
+        last.stride()[1],
+        1,
+        "the output stays channels-last for the pool after it"
+    );
+    let err = f64::try_from((&last - &plain).abs().max()).unwrap();
+    assert!(err < 1e-4, "channels-last conv differs by {err}");
 }
 
 #[test]
