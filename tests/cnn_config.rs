@@ -287,3 +287,22 @@ fn the_shipped_peers_config_runs_the_layerwise_rules_on_the_official_network() {
         (Some(1000), 1000)
     );
 }
+
+#[test]
+fn the_one_seed_subset_of_table1_official_differs_only_in_its_seeds_and_name() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let official = parse(&read("table1-cifar10-official.yaml"), false).unwrap();
+    let mut subset = parse(&read("table1-cifar10-official-1seed.yaml"), false).unwrap();
+    assert_eq!(subset.seeds, [1]);
+    assert!(
+        subset.description.contains("seed 1 only"),
+        "{}",
+        subset.description
+    );
+    // With its name, description and seeds set back, it is the full config.
+    subset.experiment = official.experiment.clone();
+    subset.description = official.description.clone();
+    subset.seeds = official.seeds.clone();
+    assert_eq!(subset, official);
+}

@@ -84,6 +84,9 @@ fn adam_eps() -> f64 {
 pub struct CnnConfig {
     pub kind: String,
     pub experiment: String,
+    /// What the experiment is, in a line (the report names a subset by it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     pub dataset: DataSource,
     /// `paper` or `validation` (required: it decides which accuracy the rows carry).
     pub protocol: Protocol,
