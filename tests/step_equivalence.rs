@@ -17,7 +17,7 @@
 mod common;
 use credit_assign::fused;
 use credit_assign::mlp::engine::{Engine, EngineKind};
-use credit_assign::mlp::streams::DataOrder;
+use credit_assign::mlp::streams::{DataOrder, DataOrderKind};
 use credit_assign::mlp::{sweep, tasks};
 use credit_assign::rng::{NoiseStream, Stream};
 use std::path::Path;
@@ -426,7 +426,7 @@ fn compare_on(engine: EngineKind, run: &str, rule: RuleRef, bug: Bug) -> f64 {
             };
             (
                 reference,
-                DataOrder::new(&seeds, n_train, t, Device::Cpu),
+                DataOrder::new(DataOrderKind::Epochs, &seeds, n_train, t, Device::Cpu),
                 normals,
             )
         })

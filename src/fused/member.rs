@@ -10,7 +10,7 @@ use super::linalg::{self, rm, tr};
 use super::noise::StepDraws;
 use super::{follow, loss, mirror, sign};
 use crate::mlp::config::SolverKind;
-use crate::mlp::streams::epoch_permutation;
+use crate::mlp::streams::{DataOrderKind, MemberOrder};
 use crate::nets::activation::Activation;
 use crate::nets::loss::{Loss, Reduction};
 use crate::rng::{Dist, Stream};
@@ -31,6 +31,8 @@ pub struct Plan {
     pub freeze_w: bool,
     /// T
     pub batch: usize,
+    /// How batches walk the training set, and its size n.
+    pub order: (DataOrderKind, usize),
     /// The "+noise" controls' hidden noise std on the training pass.
     pub train_noise: Option<f32>,
     /// The output loss and how a batch's terms combine.
@@ -93,8 +95,8 @@ pub struct Member {
     pub buf: Buffers,
     /// Where this member's noise and draws come from.
     pub noise: Box<dyn StepDraws>,
-    /// The data order of one epoch: (epoch, permutation).
-    order: Option<(u64, Vec<i64>)>,
+    /// This member's data order.
+    order: MemberOrder,
 }
 
 /// One step's activations and signals, [T × width] each, kept until the next step (the
@@ -218,7 +220,7 @@ impl Member {
             loss_sum: 0.0,
             buf: Buffers::new(p),
             noise,
-            order: None,
+            order: MemberOrder::new(p.order.0, seed, p.order.1, p.batch),
         }
     }
 
@@ -297,16 +299,9 @@ impl Member {
     /// inputs are dense or `dense_x` asks for it.
     fn batch(&mut self, p: &Plan, data: &HostData, step: u64, dense_x: bool) {
         let dense_x = dense_x || matches!(data.inputs, super::data::Inputs::Dense(_));
-        let per_epoch = (data.len / p.batch) as u64;
-        let epoch = step / per_epoch;
-        if self.order.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            self.order = Some((epoch, epoch_permutation(self.seed, data.len, epoch)));
-        }
-        let perm = &self.order.as_ref().expect("filled above").1;
-        let start = (step % per_epoch) as usize * p.batch;
         let (n0, n_out) = (p.sizes[0], p.sizes[p.depth()]);
         let b = &mut self.buf;
-        for (t, &r) in perm[start..start + p.batch].iter().enumerate() {
+        for (t, &r) in self.order.rows(step).iter().enumerate() {
             let r = r as usize;
             b.idx[t] = r;
             b.y[t * n_out..(t + 1) * n_out].copy_from_slice(data.target(r));

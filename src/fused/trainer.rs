@@ -56,17 +56,24 @@ impl Trainer {
             data.len
         );
         let seeds: Vec<u64> = group.members.iter().map(|m| m.seed).collect();
+        let init_seeds = exp.training.init_seeds(&seeds);
         let (sizes, cpu) = (&group.sizes, Device::Cpu);
-        let net = Mlp::with_init(sizes, &exp.network.activations, &seeds, spec.w_init, cpu);
+        let net = Mlp::with_init(
+            sizes,
+            &exp.network.activations,
+            &init_seeds,
+            spec.w_init,
+            cpu,
+        );
         let b_init = spec.b_init.init(spec.w_init);
         let b = match spec.rule.form() {
             Form::Backprop => Vec::new(),
-            Form::Feedback => fa::init_b(sizes, &seeds, b_init.unwrap_or_default(), cpu),
-            Form::Direct => dfa::init_d(sizes, &seeds, b_init.unwrap_or_default(), cpu),
+            Form::Feedback => fa::init_b(sizes, &init_seeds, b_init.unwrap_or_default(), cpu),
+            Form::Direct => dfa::init_d(sizes, &init_seeds, b_init.unwrap_or_default(), cpu),
         };
         let zero_b = b_init.is_none();
         let m_abs = match spec.rule {
-            Rule::Frsf => frsf::draw_once(sizes, &seeds, cpu),
+            Rule::Frsf => frsf::draw_once(sizes, &init_seeds, cpu),
             _ => Vec::new(),
         };
         let mirror = (spec.rule == Rule::Wm).then(|| {
@@ -87,6 +94,7 @@ impl Trainer {
             warmup: spec.warmup,
             freeze_w: spec.freeze_w,
             batch: exp.training.batch_size as usize,
+            order: (exp.training.data_order, data.len),
             train_noise: spec.train_noise.map(|s| s as f32),
             loss: (exp.training.loss, exp.training.loss_reduction),
             decay: spec.decay.unwrap_or(0.0), // validated: kp's only

@@ -1,6 +1,7 @@
 //! The MLP experiment schema (`kind: mlp`) and its validation. Reading the file and the
 //! `quick:` overrides are shared with the CNN (`crate::config`); expanding the runs into
 //! batched programs is `super::sweep`.
+use super::streams::DataOrderKind;
 use crate::nets::activation::Activation;
 use crate::nets::init::Init;
 use crate::nets::loss::{Loss, Reduction};
@@ -157,6 +158,17 @@ pub struct TrainingSpec {
     /// Test metrics every this many iterations.
     pub eval_every: u64,
     pub seeds: Vec<u64>,
+    /// How each run's batches walk the training set: `epochs` (default: a fresh permutation
+    /// per epoch, its last n mod T examples left out) or `stream` (the permutations end to
+    /// end, none left out: TF's `next_batch`, as the authors' code).
+    #[serde(default, skip_serializing_if = "DataOrderKind::is_default")]
+    pub data_order: DataOrderKind,
+    /// Draw every run's initial network (W, and a drawn B, D or frSF's |M|) from this seed
+    /// instead of its own, so that the runs of an entry start alike and differ only in data
+    /// order and noise: the authors' code built its model once, before its loop of runs.
+    /// Default: each run from its own seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
     /// Also log `test_error_noisy` for np/np_dfa: the error of the noisy output, as the
     /// authors' code scored Fig. 2 (the clean `test_error` is always logged).
     #[serde(default)]
@@ -184,6 +196,16 @@ pub struct TrainingSpec {
     /// continued by the other one (`mlp::engine`).
     #[serde(default, skip_serializing)]
     pub engine: super::engine::EngineChoice,
+}
+
+impl TrainingSpec {
+    /// The seeds the initial networks of runs `seeds` are drawn from (see `init_seed`).
+    pub fn init_seeds(&self, seeds: &[u64]) -> Vec<u64> {
+        match self.init_seed {
+            Some(s) => vec![s; seeds.len()],
+            None => seeds.to_vec(),
+        }
+    }
 }
 
 /// A number or a list of numbers; a list is swept.

@@ -54,8 +54,10 @@ impl Trainer {
             "training.batch_size {t} is larger than the training set ({n_train} examples)"
         );
         let seeds: Vec<u64> = group.members.iter().map(|m| m.seed).collect();
+        let init_seeds = exp.training.init_seeds(&seeds);
         let sizes = &group.sizes;
-        let mut net = Mlp::with_init(sizes, &exp.network.activations, &seeds, spec.w_init, device);
+        let act = &exp.network.activations;
+        let mut net = Mlp::with_init(sizes, act, &init_seeds, spec.w_init, device);
         net.loss = exp.training.loss;
         net.reduction = exp.training.loss_reduction;
         // B (or D) from W's init or its own; a learned one may start at zero, as the authors'
@@ -63,8 +65,8 @@ impl Trainer {
         let b_init = spec.b_init.init(spec.w_init);
         let b = match spec.rule.form() {
             Form::Backprop => Vec::new(),
-            Form::Feedback => fa::init_b(sizes, &seeds, b_init.unwrap_or_default(), device),
-            Form::Direct => dfa::init_d(sizes, &seeds, b_init.unwrap_or_default(), device),
+            Form::Feedback => fa::init_b(sizes, &init_seeds, b_init.unwrap_or_default(), device),
+            Form::Direct => dfa::init_d(sizes, &init_seeds, b_init.unwrap_or_default(), device),
         };
         let b = match b_init {
             Some(_) => b,
@@ -76,8 +78,13 @@ impl Trainer {
                 beta: per_member(group.members.iter().map(|m| m.lr_b), device),
             },
         });
-        let mut fb = Feedback::new(spec.rule, b, spec.perturb_bias, solver)
-            .with_extra(extra(spec, sizes, &seeds, n_train, device));
+        let mut fb = Feedback::new(spec.rule, b, spec.perturb_bias, solver).with_extra(extra(
+            spec,
+            sizes,
+            (&seeds, &init_seeds),
+            n_train,
+            device,
+        ));
         fb.prepare(&net, 0);
         fb.warm_up(&net);
         let lr = per_member(group.members.iter().map(|m| m.lr), device);
@@ -98,7 +105,7 @@ impl Trainer {
                     std,
                 )
             }),
-            order: DataOrder::new(&seeds, n_train, t, device),
+            order: DataOrder::new(exp.training.data_order, &seeds, n_train, t, device),
             loss_sum: Tensor::zeros([seeds.len() as i64], (Kind::Float, device)),
             loss_steps: 0,
             iteration: 0,
@@ -260,9 +267,17 @@ impl Trainer {
 }
 
 /// The rule's own state beyond B: frSF's fixed |M|, brSF's draws, KP's λ, WM's mirror.
-fn extra(spec: &RunSpec, sizes: &[i64], seeds: &[u64], n_train: i64, device: Device) -> Extra {
+/// A rule's state beyond B; frSF's |M| is part of the initial network (`init_seeds`), brSF's
+/// and the mirror's per-step draws come from the runs' own `seeds`.
+fn extra(
+    spec: &RunSpec,
+    sizes: &[i64],
+    (seeds, init_seeds): (&[u64], &[u64]),
+    n_train: i64,
+    device: Device,
+) -> Extra {
     match spec.rule {
-        Rule::Frsf => Extra::Magnitude(frsf::draw_once(sizes, seeds, device)),
+        Rule::Frsf => Extra::Magnitude(frsf::draw_once(sizes, init_seeds, device)),
         Rule::Brsf => Extra::Draws(brsf::Draws::new(sizes, seeds, device)),
         Rule::Kp => Extra::Decay(spec.decay.unwrap_or_default()),
         Rule::Wm => {
