@@ -206,7 +206,10 @@ fn what_the_data_or_the_run_length_forbid_is_refused_before_anything_is_written(
         // W would never train: the run would end at chance, reported as completed.
         (
             GOOD.replace("solver: ridge", "solver: ridge, warmup: 20"),
-            vec!["runs[0].warmup 20", "training.iterations 20"],
+            vec![
+                "runs[0]",
+                "warmup 20 is not shorter than training.iterations 20",
+            ],
         ),
         // One run that cannot fit: the way out is not `max_members`, it has one member.
         (

@@ -697,6 +697,15 @@ impl RunSpec {
         if self.warmup > 0 && !self.rule.fits_feedback() {
             bail!("warmup only applies to rules that fit B (np, np_dfa, sg)");
         }
+        let iterations = exp.training.iterations;
+        if self.warmup > 0 && self.warmup >= iterations {
+            bail!(
+                "warmup {} is not shorter than training.iterations {iterations}: W would never \
+                 train and the run would end at chance; shorten the warm-up (in a quick: block \
+                 too, where iterations are fewer)",
+                self.warmup
+            );
+        }
         for (field, v) in [
             ("input_noise", self.input_noise),
             ("train_noise", self.train_noise),

@@ -51,7 +51,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         }
     };
     let data = tasks::load(exp, &opts.data_dir, opts.device)?;
-    preflight(exp, &programs, data.train_len())?;
+    preflight(exp, data.train_len())?;
     memory::check(
         exp,
         &programs,
@@ -125,24 +125,14 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
 }
 
 /// What the config's own validation cannot see, checked before the folder is written: a
-/// batch the training set cannot fill, a warm-up that leaves W untrained.
-fn preflight(exp: &Experiment, programs: &[Group], n_train: i64) -> Result<()> {
-    let (t, iterations) = (exp.training.batch_size, exp.training.iterations);
+/// batch the training set cannot fill.
+fn preflight(exp: &Experiment, n_train: i64) -> Result<()> {
+    let t = exp.training.batch_size;
     if t > n_train {
         bail!(
             "training.batch_size {t} is larger than the training set ({n_train} examples): give \
              at most {n_train}"
         );
-    }
-    for g in programs.iter().filter(|g| g.spec.warmup > 0) {
-        if g.spec.warmup >= iterations {
-            bail!(
-                "runs[{}].warmup {} is not shorter than training.iterations {iterations}: W would \
-                 never train and the run would end at chance; shorten the warm-up",
-                g.spec_index,
-                g.spec.warmup
-            );
-        }
     }
     Ok(())
 }
