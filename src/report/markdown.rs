@@ -2,6 +2,7 @@
 //! the config and commit, the run length, and the drawn figures.
 use super::aggregate::result_stats;
 use super::alignment;
+use super::fig2_curves;
 use super::fig4_seeds;
 use super::figure::Figure;
 use super::figures::table1::{accuracy_rows, count_note, mean_pm_se};
@@ -322,6 +323,7 @@ fn fig2_table(results: &Results, exp_dir: &Path, beside: &Beside) -> String {
     if let Some(note) = bp_runs.and_then(|(runs, whose)| bp_gap_note(runs, whose)) {
         let _ = writeln!(md, "\n{note}");
     }
+    md.push_str(&fig2_curves::table(results).unwrap_or_default());
     md.push_str(&alignment::fig2_alignment(results));
     md
 }

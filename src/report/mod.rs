@@ -6,6 +6,7 @@
 mod aggregate;
 mod alignment;
 mod chart;
+mod fig2_curves;
 mod fig4_seeds;
 mod figure;
 mod figures;
