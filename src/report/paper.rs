@@ -30,7 +30,7 @@ pub const FIG2_SGD_NOTE: &str = "**Text config against the code's numbers:** the
 
 /// Fig. 2: BP's and FA's test error (%) over training, read off the authors' notebook's
 /// figure (to about 0.1 point): (iteration, value); FA was not read at 1M.
-pub const FIG2_NOTEBOOK_CURVES: [(&str, [(u64, Option<f64>); 4]); 2] = [
+pub const FIG2_NOTEBOOK_CURVES: [(&str, Readings); 2] = [
     (
         "bp",
         [
@@ -50,6 +50,9 @@ pub const FIG2_NOTEBOOK_CURVES: [(&str, [(u64, Option<f64>); 4]); 2] = [
         ],
     ),
 ];
+
+/// A curve read at four iterations: (iteration, value, if read there).
+pub type Readings = [(u64, Option<f64>); 4];
 
 /// Under the table of [`FIG2_NOTEBOOK_CURVES`]: how the two are measured.
 pub const FIG2_NOTEBOOK_CURVES_NOTE: &str = "The notebook's values are read off its figure (about ±0.1 point); each is the mean over its 5 runs of the test error that the authors' code averaged over a code epoch (1000 steps, a fresh batch of 32 test images each), so it trails the weights by about 500 steps. Ours is the whole test set at that iteration, mean ± s.e. over seeds.";
