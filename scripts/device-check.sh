@@ -9,12 +9,12 @@
 # 540 s), so that the script always finishes and reports what ran:
 #   1. environment: nvidia-smi, torch's version, `ldd` of the binary (every library resolved?)
 #   2. the data: MNIST md5-verified (`credit data check mnist`), else dist/'s CIFAR-10 slice
-#      (the first 5000 training and 2000 test images) unpacked
+#      (the first 4000 training and 1000 test images) unpacked
 #   3. `credit bench --device cuda`: fig2 and fig3 at M = 1, 8, 32, 128, 1024, and the CNN
 #   4. a quick run on CUDA, and the same on the CPU (in the background from the start, on the
 #      last cores) or from $CPU_REF (a carried folder of it); scripts/compare-metrics.py
 #      compares the two. With MNIST `configs/fig2-official.yaml --quick`, else
-#      `configs/peers-cifar10.yaml --quick` (5 epochs of 5000 CIFAR-10 images)
+#      `configs/peers-cifar10.yaml --quick` on the slice's images
 #   5. with MNIST, the full fig2-official protocol on CUDA, timed; stopped at the budget's end,
 #      its progress lines give the rate and an estimate of the whole. Without it, Table 1's
 #      network (table1-cifar10-official-1seed) for 2 epochs of the slice per rule, timed, and
@@ -168,9 +168,13 @@ if [ -d "$CREDIT_DATA_DIR/mnist" ]; then
     ref_exp=fig2-official-quick
 elif [ -f "$CREDIT_DATA_DIR/cifar-10/test_batch.bin" ]; then
     data=cifar10
-    ref_config=configs/peers-cifar10.yaml
-    ref_exp=peers-cifar10-quick
     cifar_train=$(($(stat -c %s "$CREDIT_DATA_DIR/cifar-10/data_batch_1.bin") / 3073))
+    cifar_test=$(($(stat -c %s "$CREDIT_DATA_DIR/cifar-10/test_batch.bin") / 3073))
+    # peers-cifar10's quick run, on the slice's images (its own quick block asks for 5000)
+    ref_config=$work/peers-cifar10.yaml
+    ref_exp=peers-cifar10-quick
+    sed "s/data: { train_size: 5000, test_size: 1000 }/data: { train_size: $cifar_train, test_size: $cifar_test }/" \
+        configs/peers-cifar10.yaml >"$ref_config"
     record "no MNIST: CIFAR-10 slice of $cifar_train training images in $CREDIT_DATA_DIR" 0 0
 else
     echo "device-check: neither MNIST nor CIFAR-10 in $CREDIT_DATA_DIR. There is no network here: build dist/ with 'make device-bundle' (it stages what it finds) and carry it, or carry a data/ folder." >&2
