@@ -85,10 +85,15 @@ impl MemberOrder {
     }
 }
 
+/// Steps of indices moved to the device at once: one copy per block, not per step.
+const BLOCK: u64 = 64;
+
 /// Every member's data order, as index tensors on the device.
 pub struct DataOrder {
     members: Vec<MemberOrder>,
     device: Device,
+    /// The block of steps holding the last batch: (its first step, [M, BLOCK, T]).
+    block: Option<(u64, Tensor)>,
 }
 
 impl DataOrder {
@@ -96,18 +101,27 @@ impl DataOrder {
         let members = (seeds.iter())
             .map(|&s| MemberOrder::new(kind, s, n as usize, batch as usize))
             .collect();
-        Self { members, device }
+        Self {
+            members,
+            device,
+            block: None,
+        }
     }
 
     /// Indices of step `step`'s batch: [M, T].
     pub fn batch(&mut self, step: u64) -> Tensor {
-        let m = self.members.len() as i64;
-        let all: Vec<i64> = (self.members.iter_mut())
-            .flat_map(|o| o.rows(step).to_vec())
-            .collect();
-        Tensor::from_slice(&all)
-            .view([m, -1])
-            .to_device(self.device)
+        let first = step - step % BLOCK;
+        if self.block.as_ref().map(|(f, _)| *f) != Some(first) {
+            let m = self.members.len() as i64;
+            let mut all = Vec::new();
+            for o in self.members.iter_mut() {
+                (first..first + BLOCK).for_each(|k| all.extend_from_slice(o.rows(k)));
+            }
+            let block = Tensor::from_slice(&all).view([m, BLOCK as i64, -1]);
+            self.block = Some((first, block.to_device(self.device)));
+        }
+        let (_, block) = self.block.as_ref().expect("filled above");
+        block.select(1, (step - first) as i64)
     }
 }
 
