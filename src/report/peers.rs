@@ -1,7 +1,8 @@
 //! The report's table for the comparisons beyond the paper (`peers-*`, `rules-*`): per
-//! condition, the final and best test accuracy and the top layer's weight and delta angles,
-//! beside Akrout et al. 2019's published values where the experiment is one of their
-//! benchmarks.
+//! condition, the final and best test accuracy, the top layer's weight and delta angles and
+//! the wall time per run-step, beside Akrout et al. 2019's published values where the
+//! experiment is one of their benchmarks; under it, which rule learns best, which aligns best
+//! and which costs least.
 use super::aggregate::MeanSe;
 use super::figures::Results;
 use super::md::{md_table, stat_cell};
@@ -65,6 +66,7 @@ pub fn table(results: &Results, experiment: &str) -> String {
         "best test accuracy (%), at iteration",
         "weight angle, top layer (°)",
         "delta angle, top layer (°)",
+        "µs / run-step (wall)",
     ];
     if reference.is_some() {
         header.extend([
@@ -89,6 +91,7 @@ pub fn table(results: &Results, experiment: &str) -> String {
                 best,
                 angle("weight_angle", w_layer),
                 angle("delta_angle", d_layer),
+                step_us(results, c).map_or("—".into(), |us| format!("{us:.0}")),
             ];
             if let Some((_, rows)) = reference {
                 let rule = results.runs.iter().find(|r| &r.condition == c);
@@ -102,6 +105,12 @@ pub fn table(results: &Results, experiment: &str) -> String {
         })
         .collect();
     let mut md = md_table(&header, &rows);
+    md.push_str(&format!(
+        "\nThe wall time per run-step is the condition's program's training seconds over its \
+         iterations and members (one program per condition: its seeds train together), with \
+         whatever shared the machine; `credit bench` gives the idle cost.\n{}",
+        ranking(results, w_layer)
+    ));
     if let Some((net, _)) = reference {
         md.push_str(&format!(
             "\nAkrout et al. 2019's {net} values are their code's committed results (one run, \
@@ -110,4 +119,48 @@ pub fn table(results: &Results, experiment: &str) -> String {
         ));
     }
     md
+}
+
+/// Wall microseconds per run-step of one condition: its program's seconds (every member
+/// reports the program's) over iterations × members.
+fn step_us(results: &Results, condition: &str) -> Option<f64> {
+    let runs: Vec<_> = results
+        .runs
+        .iter()
+        .filter(|r| r.condition == condition)
+        .collect();
+    let first = runs.first()?;
+    let steps = first.iterations as f64 * runs.len() as f64;
+    (steps > 0.0 && first.seconds > 0.0).then(|| first.seconds / steps * 1e6)
+}
+
+/// One line each: the condition with the best final accuracy, the smallest top-layer weight
+/// angle among those that have one, and the smallest and largest wall time per run-step.
+fn ranking(results: &Results, w_layer: Option<u32>) -> String {
+    let best = |key: &dyn Fn(&str) -> Option<f64>| {
+        (results.conditions.iter())
+            .filter_map(|c| key(c).filter(|v| v.is_finite()).map(|v| (c, v)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let error = |c: &str| results.final_value(c, "test_error", None).map(|s| s.mean);
+    let angle = |c: &str| (results.final_value(c, "weight_angle", w_layer)).map(|s| s.mean);
+    let cost = |c: &str| step_us(results, c);
+    let mut lines = String::new();
+    if let Some((c, e)) = best(&error) {
+        lines += &format!(
+            "\n- Learns best: `{c}`, {:.2}% final test accuracy.\n",
+            100.0 * (1.0 - e)
+        );
+    }
+    if let Some((c, a)) = best(&angle) {
+        lines += &format!("- Aligns best: `{c}`, B at {a:.1}° from W in the top layer.\n");
+    }
+    let dearest = best(&|c: &str| cost(c).map(|v| -v));
+    if let (Some((c, lo)), Some((d, hi))) = (best(&cost), dearest) {
+        lines += &format!(
+            "- Cheapest step: `{c}`, {lo:.0} µs; dearest: `{d}`, {:.0} µs.\n",
+            -hi
+        );
+    }
+    lines
 }
