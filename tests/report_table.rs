@@ -135,6 +135,7 @@ fn report_over_every_figure_links_its_images() {
         "| not published | 515.0 | — |",
         "ours, quick: final rel. error of B3 (%)",
         "| not published | ≈0.8 | — |",
+        "Ours give every σ the same 3 Ws (one per seed).",
         "| np_dfa | 1 | 1e-4 |",
         "Dataset: CIFAR-10.",
         "- No full-length result of `configs/fig2-quick.yaml` is published",
@@ -205,6 +206,26 @@ fn quick_runs_sit_beside_the_published_full_length_result() {
         !md.contains("ours − paper"),
         "a quick run set against the paper:\n{md}"
     );
+}
+
+/// A Fig. 4 run on one W (`training.init_seed`) says so beside the authors' σ panel, instead
+/// of the three Ws of a run without it.
+#[test]
+fn fig4_on_one_w_says_so_beside_the_authors_note() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_fig4_one_w");
+    report_fixture::write_tree(&root);
+    let name = report_fixture::EXPERIMENTS[2];
+    fs::write(
+        root.join(name).join("experiment.yaml"),
+        "experiment: fig4-quick\ntraining:\n  seeds: [0, 1, 2]\n  init_seed: 7\n",
+    )
+    .unwrap();
+    let md = fs::read_to_string(write_report(&root, &[entry(name, true)]).unwrap()).unwrap();
+    assert!(
+        md.contains("Ours run every σ on one W (`training.init_seed: 7`), 3 times"),
+        "{md}"
+    );
+    assert!(!md.contains("the same 3 Ws"), "{md}");
 }
 
 /// Like [`experiment`], with each run's metrics.csv and config.yaml given per run.

@@ -478,9 +478,27 @@ fn fig4_table(results: &Results, exp_dir: &Path, beside: &Beside) -> String {
     md.push_str(
         "\nThe paper gives one number for the top feedback matrix and does not say at which σ.\n",
     );
-    let _ = writeln!(md, "\n{}", paper::FIG4_CODE_NOTE);
+    let seeds = (results.conditions.first()).map_or(0, |c| {
+        results.runs.iter().filter(|r| &r.condition == c).count()
+    });
+    let ours = match init_seed(exp_dir) {
+        Some(seed) => format!(
+            "Ours run every σ on one W (`training.init_seed: {seed}`), {seeds} times with fresh \
+             noise and data order, as their notebook's runs did."
+        ),
+        None => "Ours give every σ the same 3 Ws (one per seed).".to_string(),
+    };
+    let _ = writeln!(md, "\n{} {ours}", paper::FIG4_CODE_NOTE);
     md.push_str(&fig4_seeds::section(results, exp_dir, top));
     md
+}
+
+/// `training.init_seed` of the experiment's `experiment.yaml`: set when every seed trains the
+/// same initial W.
+fn init_seed(exp_dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(exp_dir.join("experiment.yaml")).ok()?;
+    let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    value.get("training")?.get("init_seed")?.as_u64()
 }
 
 fn theory_table(results: &Results, beside: &Beside) -> String {

@@ -79,7 +79,7 @@ pub const FIG4_TOP_REL_ERR_PERCENT: f64 = 0.8;
 
 /// How the authors' Fig. 4 script ran its σ panel, read from its code (below the Fig. 4
 /// table).
-pub const FIG4_CODE_NOTE: &str = "**The authors' σ panel.** Their script (`mains/2_establish_convergence_feedforward.py`) builds the network once per σ, drawing W with numpy's unseeded generator, and runs that W 3 times with fresh noise and data order: each σ of their figure has its own W. Ours give every σ the same 3 Ws (one per seed).";
+pub const FIG4_CODE_NOTE: &str = "**The authors' σ panel.** Their script (`mains/2_establish_convergence_feedforward.py`) builds the network once per σ, drawing W with numpy's unseeded generator, and runs that W 3 times with fresh noise and data order: each σ of their figure has its own W.";
 
 /// Fig. 4: where the authors' notebook's top-layer curves end at 1M iterations, read off its
 /// plot: (σ, relative error in %), each the mean of 3 runs of one W.
