@@ -236,12 +236,16 @@ fn fused_and_torch_agree_with_the_stream_order_and_a_shared_init() {
 #[test]
 fn the_metrics_agree_for_the_feedback_in_use() {
     for run in [
+        "{ rule: fa, lr: 0.002 }",
+        "{ rule: dfa, lr: 0.002 }",
         "{ rule: usf, lr: 0.002 }",
         "{ rule: brsf, lr: 0.002 }",
         "{ rule: frsf, lr: 0.002 }",
         "{ rule: kp, lr: 0.002, decay: 0.001 }",
         "{ rule: wm, lr: 0.002, mirror: akrout }",
         "{ rule: np, lr: 0.002, sigma: 0.05, solver: ridge, warmup: 5 }",
+        "{ rule: np_dfa, lr: 0.002, sigma: 0.05, solver: sgd, lr_b: 0.01 }",
+        "{ rule: sg, lr: 0.002, solver: ridge, warmup: 5 }",
     ] {
         let (mut torch, mut fused, data) = engines(run, SQUARED_SUM, 0);
         for _ in 0..20 {

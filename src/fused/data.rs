@@ -87,6 +87,44 @@ impl HostData {
     }
 }
 
+impl HostData {
+    /// Ask the cache for example r's input ahead of its use. A batch's rows lie scattered over
+    /// the training set (66 MB of sparse rows for MNIST's 55,000 images, beyond the caches),
+    /// and without the hint the first layer waits on memory for each row in turn. A hint
+    /// only: no value changes.
+    pub fn prefetch(&self, r: usize) {
+        match &self.inputs {
+            Inputs::Sparse {
+                row_start,
+                col,
+                val,
+            } => {
+                let entries = row_start[r]..row_start[r + 1];
+                prefetch_lines(&col[entries.clone()]);
+                prefetch_lines(&val[entries]);
+            }
+            Inputs::Dense(x) => prefetch_lines(&x[r * self.n_in..(r + 1) * self.n_in]),
+        }
+    }
+}
+
+/// Prefetch every cache line of `s` into L1 (x86-64; elsewhere nothing).
+fn prefetch_lines<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr().cast::<i8>();
+        let last = bytes.saturating_sub(1);
+        for off in (0..bytes).step_by(64).chain((bytes > 0).then_some(last)) {
+            // SAFETY: p + off lies inside `s`; a prefetch reads nothing and cannot fault.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 fn host_f32(t: &Tensor) -> Result<Vec<f32>> {
     Ok(Vec::<f32>::try_from(
         t.to_device(tch::Device::Cpu)
@@ -112,5 +150,33 @@ pub(super) fn sparse(x: &[f32], n_in: usize) -> Inputs {
         row_start,
         col,
         val,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prefetching every row (the empty one, the last) reads within bounds and changes nothing.
+    #[test]
+    fn prefetch_touches_every_row_and_changes_nothing() {
+        let x = [0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1.0, 0.25, 0.0];
+        for inputs in [sparse(&x, 3), Inputs::Dense(x.to_vec())] {
+            let data = HostData {
+                inputs,
+                n_in: 3,
+                targets: vec![0.0; 3],
+                n_out: 1,
+                len: 3,
+                density: 1.0 / 3.0,
+            };
+            let mut row = [9.0; 3];
+            for r in 0..3 {
+                data.prefetch(r);
+                data.input_into(r, &mut row);
+                assert_eq!(row, x[3 * r..3 * r + 3]);
+            }
+        }
+        prefetch_lines::<f32>(&[]);
     }
 }

@@ -230,6 +230,8 @@ impl Member {
     pub fn step(&mut self, p: &Plan, data: &HostData, step: u64, dense_x: bool) {
         self.prepare(p, step);
         self.batch(p, data, step, dense_x);
+        // The next batch's rows travel from memory while this step computes.
+        (self.order.rows(step + 1).iter()).for_each(|&r| data.prefetch(r as usize));
         if let Some(std) = p.train_noise {
             let seed = self.seed;
             let z = &mut self.buf.z_train;
@@ -301,7 +303,9 @@ impl Member {
         let dense_x = dense_x || matches!(data.inputs, super::data::Inputs::Dense(_));
         let (n0, n_out) = (p.sizes[0], p.sizes[p.depth()]);
         let b = &mut self.buf;
-        for (t, &r) in self.order.rows(step).iter().enumerate() {
+        let rows = self.order.rows(step);
+        rows.iter().for_each(|&r| data.prefetch(r as usize));
+        for (t, &r) in rows.iter().enumerate() {
             let r = r as usize;
             b.idx[t] = r;
             b.y[t * n_out..(t + 1) * n_out].copy_from_slice(data.target(r));
