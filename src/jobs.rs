@@ -1,5 +1,6 @@
-//! `credit run CONFIG --jobs K`: the experiment's shards as K local processes, then
-//! `collect` (MLP or CNN: a CNN experiment's shards divide its runs). On small programs
+//! `credit run CONFIG --jobs K`: K local processes, then `collect`. An MLP experiment's
+//! processes are workers on one queue of programs (`--queue`), a CNN experiment's are
+//! shards that divide its runs. On small programs
 //! several one-thread processes beat one process with several libtorch threads
 //! (docs/PERFORMANCE.md, "Threads").
 use crate::kind::Resolved;
@@ -28,11 +29,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     let origin = j.config.display().to_string();
     let plan = Resolved::from_value(value, &origin)?;
     let count = match &plan {
-        Resolved::Mlp(exp, programs) => {
-            let count = j.count.min(programs.len());
-            mlp::shard::assign(exp, programs, count)?;
-            count
-        }
+        Resolved::Mlp(_, programs) => j.count.min(programs.len()),
         Resolved::Cnn(cfg) => j.count.min(cfg.runs().len()),
     };
     let exp_dir = j.out.join(plan.experiment());
@@ -61,9 +58,16 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
             .arg(threads.to_string())
             .arg("run")
             .arg(j.config);
-        cmd.args(["--device", j.device, "--shard", &format!("{i}/{count}")])
-            .arg("--out")
-            .arg(j.out);
+        // MLP: K workers on one queue, so a cheap program never waits behind a fixed
+        // partition (fig2-official's last program ran alone for 13 of its 50 minutes with
+        // fixed shards). CNN: its runs split into K shards.
+        match &plan {
+            Resolved::Mlp(..) => cmd.args(["--device", j.device, "--queue"]),
+            Resolved::Cnn(_) => {
+                cmd.args(["--device", j.device, "--shard", &format!("{i}/{count}")])
+            }
+        };
+        cmd.arg("--out").arg(j.out);
         if j.quick {
             cmd.arg("--quick");
         }
@@ -82,7 +86,7 @@ pub fn run(j: &Jobs) -> Result<Vec<RunSummary>> {
     }
     if !failed.is_empty() {
         bail!(
-            "{} of {count} shards failed ({}); rerun the same command to resume them",
+            "{} of {count} processes failed ({}); rerun the same command to resume them",
             failed.len(),
             failed.join(", ")
         );
@@ -110,7 +114,7 @@ fn wait_all(children: &mut [(usize, Child)]) -> Result<Vec<String>> {
             let (i, child) = &mut children[k];
             match child.try_wait()? {
                 Some(status) if !status.success() => {
-                    failed.push(format!("shard {i}/{n}: {status}"))
+                    failed.push(format!("process {i} of {n}: {status}"))
                 }
                 Some(_) => {}
                 None => still.push(k),

@@ -47,6 +47,9 @@ impl Resolved {
         match self {
             Resolved::Mlp(exp, _) => Ok(mlp::run_experiment(exp, opts)?.1),
             Resolved::Cnn(cfg) => {
+                if opts.queue {
+                    bail!("{}: --queue is for MLP experiments; split a CNN experiment with --shard i/N or --jobs K", cfg.experiment);
+                }
                 let (out, data) = (&opts.out_root, &opts.data_dir);
                 crate::cnn::train::run_experiment_with(
                     cfg,

@@ -29,26 +29,41 @@ impl Lock {
     /// Take the lock at `path` now or fail, naming the process that holds it. `what` says
     /// what is being locked, for the message.
     pub fn acquire(path: &Path, what: &str) -> Result<Lock> {
+        match Self::try_acquire(path)? {
+            Some(lock) => Ok(lock),
+            None => {
+                let by = fs::read_to_string(path).unwrap_or_default();
+                bail!(
+                    "{what} is being written by another process ({}); wait for it to finish or \
+                     stop it, or write elsewhere with --out (lock: {})",
+                    if by.trim().is_empty() {
+                        "unknown holder"
+                    } else {
+                        by.trim()
+                    },
+                    path.display()
+                );
+            }
+        }
+    }
+
+    /// Take the lock at `path` now, or None while another process holds it (a queue's
+    /// workers skip a program a sibling is training).
+    pub fn try_acquire(path: &Path) -> Result<Option<Lock>> {
         let mut file = open(path)?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
-            let by = fs::read_to_string(path).unwrap_or_default();
-            bail!(
-                "{what} is being written by another process ({}); wait for it to finish or \
-                 stop it, or write elsewhere with --out (lock: {})",
-                if by.trim().is_empty() {
-                    "unknown holder"
-                } else {
-                    by.trim()
-                },
-                path.display()
-            );
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::WouldBlock {
+                return Ok(None);
+            }
+            bail!("locking {}: {err}", path.display());
         }
         file.set_len(0)?;
         file.write_all(holder().as_bytes())?;
         file.flush()?;
-        Ok(Lock { _file: file })
+        Ok(Some(Lock { _file: file }))
     }
 
     /// Take the lock at `path`, waiting while another process holds it: for short critical

@@ -52,6 +52,11 @@ enum Command {
         /// Run the shards as K local processes, then collect.
         #[arg(long, value_name = "K")]
         jobs: Option<usize>,
+        /// Be one of several workers on the experiment's folder (on this machine): take each
+        /// program, costliest first, that no other worker is training, until none is left;
+        /// then `credit collect`. `--jobs K` starts K such workers. MLP experiments only.
+        #[arg(long, conflicts_with_all = ["shard", "jobs", "fresh"])]
+        queue: bool,
     },
     /// Random search over a config's `search:` block: draw the trials, train them (trials
     /// that agree in shape as members of one program), rank them on validation in
@@ -208,6 +213,7 @@ fn real_main() -> Result<()> {
             fresh,
             shard,
             jobs,
+            queue,
         } => {
             signals::install();
             let n = match jobs {
@@ -229,6 +235,7 @@ fn real_main() -> Result<()> {
                         out: &out,
                         fresh,
                         shard,
+                        queue,
                     };
                     commands::run::run_config(&config, &run)?
                 }
@@ -301,6 +308,7 @@ fn real_main() -> Result<()> {
                 out: &out,
                 fresh,
                 shard: None,
+                queue: false,
             };
             commands::reproduce::reproduce(&what, &run)?
         }

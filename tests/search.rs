@@ -272,6 +272,7 @@ fn options(out: &std::path::Path) -> RunOptions {
         data_dir: PathBuf::from("data"),
         fresh: false,
         shard: None,
+        queue: false,
     }
 }
 

@@ -102,6 +102,46 @@ fn two_local_jobs_give_the_bytes_of_one_process() {
     assert_same_results(&one.join("sharded"), &jobs.join("sharded"));
 }
 
+/// `--queue` workers share one folder's programs: a worker skips the program a sibling
+/// holds, trains the rest and leaves summary.csv to collect; the next worker trains only
+/// what is left. The result is the bytes of one process.
+#[test]
+fn queue_workers_skip_what_a_sibling_trains() {
+    let dir = tmp_dir("shards-queue");
+    let config = write_config(&dir, "sharded", EXP);
+    let (one, queue) = (dir.join("one"), dir.join("queue"));
+    credit_ok(&run_args(&[]), &[&one, &config]);
+    // A sibling is training np's program (the third, and the costliest).
+    let held = queue.join("sharded/locks/prog002.lock");
+    std::fs::create_dir_all(held.parent().unwrap()).unwrap();
+    let lock = credit_assign::lock::Lock::acquire(&held, "the test").unwrap();
+    let o = credit_ok(&run_args(&["--queue"]), &[&queue, &config]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nothing left in the queue"), "{err}");
+    assert!(
+        !queue.join("sharded/summary.csv").exists(),
+        "a worker leaves it to collect"
+    );
+    let st = credit_ok(&["status"], &[&queue.join("sharded")]);
+    let st = String::from_utf8_lossy(&st.stdout);
+    assert_eq!(count_state(&st, "done"), 4, "{st}");
+    drop(lock);
+    let o = credit_ok(&run_args(&["--queue"]), &[&queue, &config]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("sharded np (M=2)"), "np trained: {err}");
+    assert!(!err.contains("sharded bp (M=2)"), "bp trained twice: {err}");
+    credit_ok(&["collect"], &[&queue.join("sharded")]);
+    assert_same_results(&one.join("sharded"), &queue.join("sharded"));
+    // A queue cannot start over beside its siblings.
+    let o = (credit().args(run_args(&["--queue", "--fresh"])))
+        .arg(&queue)
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--fresh"), "{err}");
+}
+
 #[test]
 fn bad_shards_are_refused_clearly() {
     let dir = tmp_dir("shards-bad");

@@ -12,6 +12,8 @@ pub struct RunArgs<'a> {
     pub out: &'a Path,
     pub fresh: bool,
     pub shard: Option<Shard>,
+    /// Take programs from the folder's queue beside other workers (MLP only).
+    pub queue: bool,
 }
 
 /// Run one config file of any kind; returns the number of runs.
@@ -25,6 +27,7 @@ pub fn run_config(path: &Path, run: &RunArgs) -> Result<usize> {
         data_dir: data::default_data_dir(),
         fresh: run.fresh,
         shard: run.shard,
+        queue: run.queue,
     };
     Ok(resolved.train(&opts)?.len())
 }

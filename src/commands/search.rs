@@ -180,6 +180,7 @@ fn train(
             data_dir: data::default_data_dir(),
             fresh: a.fresh,
             shard,
+            queue: false,
         }),
     }
 }

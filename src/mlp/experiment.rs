@@ -26,6 +26,10 @@ pub struct RunOptions {
     pub fresh: bool,
     /// Only this shard's programs; the experiment's summary is then `credit collect`'s.
     pub shard: Option<Shard>,
+    /// One of several workers on the folder: take each program, costliest first, that no
+    /// other is training, until none is left (`--queue`; `--jobs` starts its processes so).
+    /// The summary is then `credit collect`'s.
+    pub queue: bool,
 }
 
 /// Run one MLP experiment file. Returns the experiment folder and its run summaries.
@@ -44,12 +48,17 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<(PathBuf, Vec<RunSumma
 pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, Vec<RunSummary>)> {
     let programs = sweep::programs(exp)?;
     let selected: Vec<&Group> = match opts.shard {
+        None if opts.queue => shard::costliest_first(exp, &programs),
         None => programs.iter().collect(),
         Some(s) => {
             let of = shard::assign(exp, &programs, s.count)?;
             programs.iter().filter(|g| of[g.index] == s.index).collect()
         }
     };
+    let partial = opts.shard.is_some() || opts.queue;
+    if opts.queue && opts.fresh {
+        bail!("--queue cannot start over (--fresh): its siblings may be training; start over with `credit run --fresh` alone, or remove the folder first");
+    }
     let data = tasks::load(exp, &opts.data_dir, opts.device)?;
     preflight(exp, data.train_len())?;
     memory::check(
@@ -60,13 +69,14 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         data.test_x.size()[0],
     )?;
     let exp_dir = opts.out_root.join(&exp.experiment);
-    let _locks = selected
-        .iter()
+    // A queue's worker locks each program as it takes it; otherwise every one up front.
+    let _locks = (selected.iter())
+        .filter(|_| !opts.queue)
         .map(|g| lock_program(&exp_dir, exp, g))
         .collect::<Result<Vec<Lock>>>()?;
     let resolved = serde_yaml::to_value(exp)?;
     let config_hash = crate::config::hash(&resolved)?;
-    crate::folder::prepare(&exp_dir, &resolved, opts.fresh, opts.shard.is_some())?;
+    crate::folder::prepare(&exp_dir, &resolved, opts.fresh, partial)?;
     let cx = Context {
         exp,
         exp_dir: &exp_dir,
@@ -84,6 +94,13 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
     }
     let mut all = Vec::new();
     for g in selected {
+        let _taken = match opts.queue {
+            true => match Lock::try_acquire(&lock_path(&exp_dir, g))? {
+                Some(lock) => Some(lock),
+                None => continue, // another worker trains it
+            },
+            false => None,
+        };
         let summaries = match finished(&cx, g)? {
             Some(done) => {
                 let kind = EngineKind::choose(cx.engine, exp, g, opts.device)?;
@@ -113,6 +130,11 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<(PathBuf, V
         );
     }
     match opts.shard {
+        None if opts.queue => eprintln!(
+            "{}: nothing left in the queue; once every worker is done, `credit collect {}`",
+            exp.experiment,
+            exp_dir.display()
+        ),
         None => collect::write_summary(&exp_dir, &all)?,
         Some(s) => eprintln!(
             "{}: shard {s} done ({} runs); once every shard is, `credit collect {}`",

@@ -1,5 +1,6 @@
 //! `--shard i/N`: a deterministic partition of an experiment's programs into N shards,
-//! balanced by estimated cost (FLOPs × iterations). Programs stay whole, so members are
+//! balanced by estimated cost (FLOPs × iterations); and the order in which `--queue`'s
+//! workers take them. Programs stay whole, so members are
 //! batched exactly as in one process, and the union of the shards is the experiment.
 use super::config::Experiment;
 use super::sweep::Group;
@@ -56,6 +57,18 @@ pub fn assign(exp: &Experiment, programs: &[Group], count: usize) -> Result<Vec<
     }
     let cost: Vec<f64> = programs.iter().map(|g| g.cost(exp)).collect();
     Ok(longest_first(&cost, count))
+}
+
+/// Every program, costliest first (ties in config order): the order a queue's workers take
+/// them in, longest-processing-time-first without a fixed partition.
+pub fn costliest_first<'a>(exp: &Experiment, programs: &'a [Group]) -> Vec<&'a Group> {
+    let mut order: Vec<&Group> = programs.iter().collect();
+    order.sort_by(|a, b| {
+        b.cost(exp)
+            .total_cmp(&a.cost(exp))
+            .then(a.index.cmp(&b.index))
+    });
+    order
 }
 
 /// Longest-processing-time-first: each job, costliest first, to the least loaded of `count`

@@ -19,6 +19,7 @@ pub fn run(yaml: &str, out: &Path) -> Vec<RunSummary> {
         data_dir: PathBuf::from("data"),
         fresh: false,
         shard: None,
+        queue: false,
     };
     run_experiment(&exp, &opts).expect("experiment runs").1
 }
