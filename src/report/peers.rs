@@ -94,8 +94,7 @@ pub fn table(results: &Results, experiment: &str) -> String {
                 step_us(results, c).map_or("—".into(), |us| format!("{us:.0}")),
             ];
             if let Some((_, rows)) = reference {
-                let rule = results.runs.iter().find(|r| &r.condition == c);
-                let theirs = rule.and_then(|r| rows.iter().find(|p| p.rule == r.rule));
+                let theirs = theirs(results, rows, c);
                 let num = |v: Option<f64>, d: usize| v.map_or("—".into(), |v| format!("{v:.d$}"));
                 cells.push(num(theirs.map(|p| p.accuracy), 2));
                 cells.push(num(theirs.and_then(|p| p.weight_angle), 1));
@@ -118,7 +117,59 @@ pub fn table(results: &Results, experiment: &str) -> String {
              over seeds. The best accuracy is that of the mean curve.\n"
         ));
     }
+    if let Some((_, rows)) = reference {
+        md.push_str(&differences(results, rows, (w_layer, d_layer)));
+    }
     md
+}
+
+/// The published row of a condition's rule.
+fn theirs<'a>(results: &Results, rows: &'a [Published], c: &str) -> Option<&'a Published> {
+    let rule = results.runs.iter().find(|r| r.condition == c)?;
+    rows.iter().find(|p| p.rule == rule.rule)
+}
+
+/// The conditions more than 0.3 points of accuracy or 3° of an angle from the published
+/// values: the differences a reader must have explained.
+fn differences(
+    results: &Results,
+    rows: &[Published],
+    layers: (Option<u32>, Option<u32>),
+) -> String {
+    let mut lines = Vec::new();
+    for c in &results.conditions {
+        let Some(p) = theirs(results, rows, c) else {
+            continue;
+        };
+        let ours = |m: &str, layer| results.final_value(c, m, layer).map(|s| s.mean);
+        let mut beyond = Vec::new();
+        if let Some(e) = ours("test_error", None) {
+            let d = 100.0 * (1.0 - e) - p.accuracy;
+            if d.abs() > 0.3 {
+                beyond.push(format!("accuracy {d:+.2} points"));
+            }
+        }
+        for (name, m, layer, published) in [
+            ("weight angle", "weight_angle", layers.0, p.weight_angle),
+            ("delta angle", "delta_angle", layers.1, p.delta_angle),
+        ] {
+            if let (Some(a), Some(b)) = (ours(m, layer), published) {
+                if (a - b).abs() > 3.0 {
+                    beyond.push(format!("{name} {:+.1}°", a - b));
+                }
+            }
+        }
+        if !beyond.is_empty() {
+            lines.push(format!("- `{c}`: {}", beyond.join(", ")));
+        }
+    }
+    match lines.is_empty() {
+        true => "\nEvery published value is matched within 0.3 points of accuracy and 3°.\n".into(),
+        false => format!(
+            "\nMore than 0.3 points of accuracy or 3° from the published values:\n\n{}\n",
+            lines.join("\n")
+        ),
+    }
 }
 
 /// Wall microseconds per run-step of one condition: its program's seconds (every member
