@@ -459,7 +459,8 @@ fn the_peers_table_sets_ours_beside_akrouts() {
         [f64; 3],
         Option<(f64, f64)>,
     );
-    let runs: [HandRun; 3] = [
+    // dfa's angles are of D^1, the feedback into the same (last) hidden layer as fa's B^2.
+    let runs: [HandRun; 4] = [
         (
             "fa-seed0",
             "fa",
@@ -477,6 +478,14 @@ fn the_peers_table_sets_ours_beside_akrouts() {
             Some((50.0, 34.0)),
         ),
         ("bp-seed0", "bp", 0, 0.39, [0.9, 0.50, 0.48], None),
+        (
+            "dfa-seed0",
+            "dfa",
+            0,
+            0.78,
+            [0.9, 0.50, 0.50],
+            Some((41.0, 20.0)),
+        ),
     ];
     let mut summary = String::from(
         "experiment,run,rule,condition,seed,status,diverged_at,iterations,seconds,device,final_test_error\n",
@@ -491,7 +500,10 @@ fn the_peers_table_sets_ours_beside_akrouts() {
             metrics.push_str(&format!("{at},test_error,,{e}\n"));
         }
         if let Some((w, d)) = angles {
-            metrics.push_str(&format!("780,weight_angle,2,{w}\n780,delta_angle,2,{d}\n"));
+            let l = if rule == "dfa" { 1 } else { 2 };
+            metrics.push_str(&format!(
+                "780,weight_angle,{l},{w}\n780,delta_angle,{l},{d}\n"
+            ));
         }
         fs::create_dir_all(exp.join(run)).unwrap();
         fs::write(exp.join(run).join("metrics.csv"), metrics).unwrap();
@@ -504,7 +516,8 @@ fn the_peers_table_sets_ours_beside_akrouts() {
         "| `fa` | 42.00 ± 2.00 (n=2) | 48.00, 390 | 45.0 ± 5.0 (n=2) | 32.0 ± 2.0 (n=2) | 1000 | 42.96 | 46.5 | 48.8 |",
         "| `bp` | 52.00 (n=1) | 52.00, 780 | — | — | 500 | 48.18 | — | — |",
         "- Learns best: `bp`, 52.00% final test accuracy.",
-        "- Aligns best: `fa`, B at 45.0° from W in the top layer.",
+        "| `dfa` | 50.00 (n=1) | 50.00, 390 | 41.0 (n=1) | 20.0 (n=1) | 1000 | — | — | — |",
+        "- Aligns best: `dfa`, B at 41.0° from W in the top layer.",
         "- Cheapest step: `bp`, 500 µs; dearest: `fa`, 1000 µs.",
         // fa: 42.00 − 42.96 = −0.96 points; 45 − 46.5 = −1.5° (within); 32 − 48.8 = −16.8°.
         // bp: 52.00 − 48.18 = +3.82 points.

@@ -58,8 +58,6 @@ fn published(experiment: &str) -> Option<(&'static str, &'static [Published])> {
 /// The table, with a line on where the published values come from.
 pub fn table(results: &Results, experiment: &str) -> String {
     let reference = published(experiment);
-    let top = |metric| results.layers(metric).last().copied().flatten();
-    let (w_layer, d_layer) = (top("weight_angle"), top("delta_angle"));
     let mut header = vec![
         "condition",
         "final test accuracy (%)",
@@ -89,8 +87,8 @@ pub fn table(results: &Results, experiment: &str) -> String {
                 format!("`{c}`"),
                 stat_cell(accuracy, 100.0, 2),
                 best,
-                angle("weight_angle", w_layer),
-                angle("delta_angle", d_layer),
+                angle("weight_angle", top(results, c, "weight_angle")),
+                angle("delta_angle", top(results, c, "delta_angle")),
                 step_us(results, c).map_or("—".into(), |us| format!("{us:.0}")),
             ];
             if let Some((_, rows)) = reference {
@@ -108,7 +106,7 @@ pub fn table(results: &Results, experiment: &str) -> String {
         "\nThe wall time per run-step is the condition's program's training seconds over its \
          iterations and members (one program per condition: its seeds train together), with \
          whatever shared the machine; `credit bench` gives the idle cost.\n{}",
-        ranking(results, w_layer)
+        ranking(results)
     ));
     if let Some((net, _)) = reference {
         md.push_str(&format!(
@@ -118,9 +116,17 @@ pub fn table(results: &Results, experiment: &str) -> String {
         ));
     }
     if let Some((_, rows)) = reference {
-        md.push_str(&differences(results, rows, (w_layer, d_layer)));
+        md.push_str(&differences(results, rows));
     }
     md
+}
+
+/// The top layer a condition logs `metric` for: the feedback into the last hidden layer,
+/// B^{N+1} in feedback form and D^N in direct form (the same place in the network).
+fn top(results: &Results, c: &str, metric: &str) -> Option<u32> {
+    let layers = results.layers(metric);
+    let logged = |l: &&Option<u32>| results.final_value(c, metric, **l).is_some();
+    layers.iter().rev().find(logged).copied().flatten()
 }
 
 /// The published row of a condition's rule.
@@ -131,29 +137,29 @@ fn theirs<'a>(results: &Results, rows: &'a [Published], c: &str) -> Option<&'a P
 
 /// The conditions more than 0.3 points of accuracy or 3° of an angle from the published
 /// values: the differences a reader must have explained.
-fn differences(
-    results: &Results,
-    rows: &[Published],
-    layers: (Option<u32>, Option<u32>),
-) -> String {
+fn differences(results: &Results, rows: &[Published]) -> String {
     let mut lines = Vec::new();
     for c in &results.conditions {
         let Some(p) = theirs(results, rows, c) else {
             continue;
         };
-        let ours = |m: &str, layer| results.final_value(c, m, layer).map(|s| s.mean);
+        let ours = |m: &str| {
+            results
+                .final_value(c, m, top(results, c, m))
+                .map(|s| s.mean)
+        };
         let mut beyond = Vec::new();
-        if let Some(e) = ours("test_error", None) {
+        if let Some(e) = results.final_value(c, "test_error", None).map(|s| s.mean) {
             let d = 100.0 * (1.0 - e) - p.accuracy;
             if d.abs() > 0.3 {
                 beyond.push(format!("accuracy {d:+.2} points"));
             }
         }
-        for (name, m, layer, published) in [
-            ("weight angle", "weight_angle", layers.0, p.weight_angle),
-            ("delta angle", "delta_angle", layers.1, p.delta_angle),
+        for (name, m, published) in [
+            ("weight angle", "weight_angle", p.weight_angle),
+            ("delta angle", "delta_angle", p.delta_angle),
         ] {
-            if let (Some(a), Some(b)) = (ours(m, layer), published) {
+            if let (Some(a), Some(b)) = (ours(m), published) {
                 if (a - b).abs() > 3.0 {
                     beyond.push(format!("{name} {:+.1}°", a - b));
                 }
@@ -187,14 +193,17 @@ fn step_us(results: &Results, condition: &str) -> Option<f64> {
 
 /// One line each: the condition with the best final accuracy, the smallest top-layer weight
 /// angle among those that have one, and the smallest and largest wall time per run-step.
-fn ranking(results: &Results, w_layer: Option<u32>) -> String {
+fn ranking(results: &Results) -> String {
     let best = |key: &dyn Fn(&str) -> Option<f64>| {
         (results.conditions.iter())
             .filter_map(|c| key(c).filter(|v| v.is_finite()).map(|v| (c, v)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
     };
     let error = |c: &str| results.final_value(c, "test_error", None).map(|s| s.mean);
-    let angle = |c: &str| (results.final_value(c, "weight_angle", w_layer)).map(|s| s.mean);
+    let angle = |c: &str| {
+        let top = top(results, c, "weight_angle");
+        results.final_value(c, "weight_angle", top).map(|s| s.mean)
+    };
     let cost = |c: &str| step_us(results, c);
     let mut lines = String::new();
     if let Some((c, e)) = best(&error) {
