@@ -10,7 +10,7 @@
 #   dist/credit              the stripped release binary
 #   dist/data/mnist/*.gz     MNIST, gzipped (11 MB instead of 55 MB; md5-checked once unpacked)
 #   dist/data/cifar-10-slice/{data_batch_1,test_batch}.bin.gz
-#                            the first $CIFAR_TRAIN (default 4000) training and $CIFAR_TEST
+#                            the first $CIFAR_TRAIN (default 3500) training and $CIFAR_TEST
 #                            (default 1000) test records of CIFAR-10's binary files, gzipped
 #                            (14 MB): enough for peers-cifar10's quick runs and to time Table 1's
 #                            network on the GPU
@@ -68,7 +68,7 @@ if [ -n "$cifar" ]; then
     record=3073 # 1 label byte + 32·32·3 pixels
     slice="$dist.tmp/data/cifar-10-slice"
     mkdir -p "$slice"
-    head -c $((${CIFAR_TRAIN:-4000} * record)) "$cifar/data_batch_1.bin" | gzip -9 -n >"$slice/data_batch_1.bin.gz"
+    head -c $((${CIFAR_TRAIN:-3500} * record)) "$cifar/data_batch_1.bin" | gzip -9 -n >"$slice/data_batch_1.bin.gz"
     head -c $((${CIFAR_TEST:-1000} * record)) "$cifar/test_batch.bin" | gzip -9 -n >"$slice/test_batch.bin.gz"
 else
     echo "device-build: no CIFAR-10 binary files in $data/cifar-10: dist/ goes without its slice"
