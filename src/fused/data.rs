@@ -85,9 +85,7 @@ impl HostData {
             }
         }
     }
-}
 
-impl HostData {
     /// Ask the cache for example r's input ahead of its use. A batch's rows lie scattered over
     /// the training set (66 MB of sparse rows for MNIST's 55,000 images, beyond the caches),
     /// and without the hint the first layer waits on memory for each row in turn. A hint
