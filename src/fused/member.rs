@@ -303,9 +303,7 @@ impl Member {
         let dense_x = dense_x || matches!(data.inputs, super::data::Inputs::Dense(_));
         let (n0, n_out) = (p.sizes[0], p.sizes[p.depth()]);
         let b = &mut self.buf;
-        let rows = self.order.rows(step);
-        rows.iter().for_each(|&r| data.prefetch(r as usize));
-        for (t, &r) in rows.iter().enumerate() {
+        for (t, &r) in self.order.rows(step).iter().enumerate() {
             let r = r as usize;
             b.idx[t] = r;
             b.y[t * n_out..(t + 1) * n_out].copy_from_slice(data.target(r));
