@@ -127,12 +127,12 @@ pub struct Buffers {
     target: Vec<f32>,
     g: Vec<f32>,
     dw: Vec<f32>,
-    /// The ridge fit's f64 copies and its Cholesky factor and solution.
+    /// The ridge fit's f64 copies, its Cholesky factor, solution, and L⁻¹ and V⁻¹.
     r64: Vec<f64>,
     t64: Vec<f64>,
     chol: Vec<f64>,
     x64: Vec<f64>,
-    cols64: Vec<f64>,
+    inv64: Vec<f64>,
     /// brSF's draws of a step, then its |M|; the weight mirror's.
     draws: Vec<f32>,
     mirror: mirror::Scratch,
@@ -145,6 +145,8 @@ impl Buffers {
             (from..=to).map(|i| vec![0.0; t * f(i)]).collect()
         };
         let widest = p.sizes.iter().max().copied().unwrap_or(0) + 1;
+        // The widest regressor of a ridge fit (n of its n × n V).
+        let fit_n = (1..n).map(|i| p.fit_shape(i).1).max().unwrap_or(0);
         let perturbs = p.rule.perturbs();
         Self {
             idx: vec![0; t],
@@ -176,7 +178,7 @@ impl Buffers {
             t64: vec![0.0; t * widest],
             chol: vec![0.0; widest * widest],
             x64: vec![0.0; widest * widest],
-            cols64: vec![0.0; widest * widest],
+            inv64: vec![0.0; 2 * fit_n * fit_n],
             draws: vec![0.0; sign::draws_per_step(p)],
             mirror: mirror::Scratch::new(p),
         }
@@ -473,7 +475,7 @@ impl Member {
                         &mut b.t64,
                         &mut b.chol,
                         &mut b.x64,
-                        &mut b.cols64,
+                        &mut b.inv64,
                     ],
                 ),
                 SolverKind::Sgd => {
@@ -577,7 +579,7 @@ fn ridge_fit(
     target: &[f32],
     ld: usize,
     b: &mut [f32],
-    [r64, t64, chol, x64, cols64]: [&mut Vec<f64>; 5],
+    [r64, t64, chol, x64, inv64]: [&mut Vec<f64>; 5],
 ) {
     let (r64, t64) = (&mut r64[..t * n], &mut t64[..t * rows]);
     r64.iter_mut()
@@ -600,7 +602,7 @@ fn ridge_fit(
     );
     let (chol, x64) = (&mut chol[..n * n], &mut x64[..rows * n]);
     if linalg::cholesky(&acc.v, n, chol) {
-        linalg::cholesky_solve_rows(chol, n, &acc.s, x64, cols64);
+        linalg::cholesky_solve_rows(chol, n, &acc.s, x64, inv64);
         b.iter_mut()
             .zip(x64.iter())
             .for_each(|(b, x)| *b = *x as f32);
