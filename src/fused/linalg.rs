@@ -187,9 +187,9 @@ pub fn cholesky(v: &[f64], n: usize, l: &mut [f64]) -> bool {
 }
 
 /// X V = S for X (rows × n), with L the Cholesky factor of V (V = L Lᵀ): X = S V⁻¹, with
-/// V⁻¹ = L⁻ᵀ L⁻¹ formed once (n³/2 multiply-adds) and S's rows multiplied by it in one GEMM.
-/// Triangular solves column by column streamed all of S through the cache n² times: for
-/// Fig. 4's widest layer (S is 1001 × 50) that was 28% of the step. `scratch`: 2n² values.
+/// V⁻¹ = L⁻ᵀ L⁻¹ formed once (about 7n³/6 multiply-adds) and S's rows multiplied by it in
+/// one GEMM. Triangular solves column by column streamed all of S through the cache n² times:
+/// for Fig. 4's widest layer (S is 1001 × 50) that was 28% of the step. `scratch`: 2n² values.
 pub fn cholesky_solve_rows(l: &[f64], n: usize, s: &[f64], x: &mut [f64], scratch: &mut [f64]) {
     let (l_inv, v_inv) = scratch[..2 * n * n].split_at_mut(n * n);
     lower_inverse(l, n, l_inv);
