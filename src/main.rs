@@ -290,9 +290,15 @@ fn real_main() -> Result<()> {
         }
         Command::Status { experiment_dir } => {
             signals::exit_quietly_on_closed_pipe();
-            for (run, state) in credit_assign::kind::status(&experiment_dir)? {
+            let runs = credit_assign::kind::status(&experiment_dir)?;
+            for (run, state) in &runs {
                 println!("{run}: {state}");
             }
+            // On stderr, so that stdout stays one line per run.
+            eprintln!(
+                "{}",
+                credit_assign::run_folder::tally(runs.iter().map(|(_, s)| s))
+            );
         }
         Command::Reproduce {
             what,

@@ -134,6 +134,42 @@ impl std::fmt::Display for RunState {
     }
 }
 
+/// One line on a whole experiment: how many runs are in each state, e.g. "65 runs: 20 done,
+/// 10 running, 35 missing" (states in the order of `RunState`, leaving out those no run is
+/// in).
+pub fn tally<'a>(states: impl IntoIterator<Item = &'a RunState>) -> String {
+    let names = [
+        "done",
+        "diverged",
+        "running",
+        "held",
+        "checkpointed",
+        "missing",
+        "damaged",
+    ];
+    let mut counts = [0usize; 7];
+    for state in states {
+        counts[match state {
+            RunState::Done => 0,
+            RunState::Diverged(_) => 1,
+            RunState::Running(_) => 2,
+            RunState::Held => 3,
+            RunState::Checkpointed(_) => 4,
+            RunState::Missing => 5,
+            RunState::Damaged(_) => 6,
+        }] += 1;
+    }
+    let parts: Vec<String> = (names.iter().zip(counts))
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    let total = counts.iter().sum::<usize>();
+    match parts.is_empty() {
+        true => format!("{total} runs"),
+        false => format!("{total} runs: {}", parts.join(", ")),
+    }
+}
+
 /// One run's state: finished (a whole summary.json, and no checkpoint left to resume), else
 /// held by a live process (`running`: the lock of its program or run), else checkpointed at
 /// `ckpt_at`, else damaged (a summary its files contradict), else missing. A process locks
@@ -169,7 +205,24 @@ fn last_logged(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::last_logged;
+    use super::{last_logged, tally, RunState};
+
+    #[test]
+    fn the_tally_counts_each_state_once_in_order() {
+        let states = [
+            RunState::Missing,
+            RunState::Done,
+            RunState::Running(3000),
+            RunState::Done,
+            RunState::Checkpointed(1000),
+            RunState::Missing,
+        ];
+        assert_eq!(
+            tally(&states),
+            "6 runs: 2 done, 1 running, 1 checkpointed, 2 missing"
+        );
+        assert_eq!(tally(&[]), "0 runs");
+    }
 
     #[test]
     fn a_row_counts_only_once_its_newline_is_written() {
