@@ -175,9 +175,51 @@ pub struct RunSummary {
     #[serde(default = "torch")]
     pub engine: String,
     /// The run's swept settings (sigma, lr, width...), as they appear in its name.
+    #[serde(with = "json_f64")]
     pub params: BTreeMap<String, f64>,
-    /// Final and best values: `final_test_error`, `min_test_loss`, ...
+    /// Final and best values: `final_test_error`, `min_test_loss`, ... A metric that is
+    /// undefined at the end (an angle to a zero vector) is NaN, and the run still finished.
+    #[serde(with = "json_f64")]
     pub results: BTreeMap<String, f64>,
+}
+
+/// f64 values in summary.json: numbers, and what JSON has no number for as the text
+/// summary.csv gives it ("NaN", "inf", "-inf"). serde_json alone writes those as null and
+/// then cannot read them back; a null from such a file reads as NaN.
+mod json_f64 {
+    use super::fmt_f64;
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(f64),
+        Text(String),
+        Null,
+    }
+
+    pub fn serialize<S: Serializer>(map: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+        let value = |v: f64| match v.is_finite() {
+            true => Value::Number(v),
+            false => Value::Text(fmt_f64(v)),
+        };
+        s.collect_map(map.iter().map(|(k, v)| (k, value(*v))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+        let raw = BTreeMap::<String, Value>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(k, v)| match v {
+                Value::Number(x) => Ok((k, x)),
+                Value::Null => Ok((k, f64::NAN)),
+                Value::Text(t) => match t.parse::<f64>() {
+                    Ok(x) if !x.is_finite() => Ok((k, x)),
+                    _ => Err(D::Error::custom(format!("{k}: {t:?} is not a number"))),
+                },
+            })
+            .collect()
+    }
 }
 
 fn torch() -> String {
@@ -289,5 +331,47 @@ mod tests {
             assert_eq!(fmt_metric(v), fmt_f64(v));
             assert_eq!(as_logged(v).to_bits(), v.to_bits());
         }
+    }
+
+    /// A finished run whose final metric is NaN or infinite writes a summary.json that reads
+    /// back (serde_json alone writes null and refuses it), and an older file's null reads as
+    /// NaN.
+    #[test]
+    fn a_summary_with_non_finite_results_round_trips() {
+        let summary = RunSummary {
+            experiment: "e".into(),
+            run: "wm-seed0".into(),
+            rule: "wm".into(),
+            condition: "wm".into(),
+            seed: 0,
+            status: Status::Completed,
+            diverged_at: None,
+            iterations: 10,
+            seconds: 1.5,
+            device: "cpu".into(),
+            engine: "fused".into(),
+            params: BTreeMap::from([("lr".into(), 0.1)]),
+            results: BTreeMap::from([
+                ("final_delta_angle_l2".into(), f64::NAN),
+                ("final_norm_ratio_l3".into(), f64::INFINITY),
+                ("final_rel_err_l2".into(), f64::NEG_INFINITY),
+                ("final_test_error".into(), 0.0567),
+            ]),
+        };
+        let text = serde_json::to_string_pretty(&summary).unwrap();
+        assert!(text.contains(r#""final_delta_angle_l2": "NaN""#), "{text}");
+        assert!(text.contains(r#""final_norm_ratio_l3": "inf""#), "{text}");
+        let back: RunSummary = serde_json::from_str(&text).unwrap();
+        let r = &back.results;
+        assert!(r["final_delta_angle_l2"].is_nan());
+        assert_eq!(r["final_norm_ratio_l3"], f64::INFINITY);
+        assert_eq!(r["final_rel_err_l2"], f64::NEG_INFINITY);
+        assert_eq!(r["final_test_error"], 0.0567);
+        let old = text.replace(r#""NaN""#, "null");
+        let back: RunSummary = serde_json::from_str(&old).unwrap();
+        assert!(back.results["final_delta_angle_l2"].is_nan());
+        let bad = text.replace(r#""NaN""#, r#""1.5""#);
+        let err = serde_json::from_str::<RunSummary>(&bad).unwrap_err();
+        assert!(err.to_string().contains("final_delta_angle_l2"), "{err}");
     }
 }
