@@ -29,8 +29,9 @@ pub fn ensure_font() -> Result<()> {
 }
 
 /// Colours for conditions, in order: matplotlib's tab10, then black and brown-grey, so
-/// eleven methods (Fig. 3) stay distinct.
-const PALETTE: [RGBColor; 12] = [
+/// eleven methods (Fig. 3) stay distinct, then navy, teal, maroon and dark olive for up to
+/// sixteen (`rules-fig2` has thirteen).
+const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -43,9 +44,13 @@ const PALETTE: [RGBColor; 12] = [
     RGBColor(23, 190, 207),
     RGBColor(0, 0, 0),
     RGBColor(120, 90, 20),
+    RGBColor(0, 0, 128),
+    RGBColor(0, 128, 128),
+    RGBColor(128, 0, 64),
+    RGBColor(85, 107, 47),
 ];
 
-/// The colour of the i-th condition (cycling past twelve).
+/// The colour of the i-th condition (cycling past sixteen).
 pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
