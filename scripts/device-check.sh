@@ -9,7 +9,7 @@
 # 540 s), so that the script always finishes and reports what ran:
 #   1. environment: nvidia-smi, torch's version, `ldd` of the binary (every library resolved?)
 #   2. the data: MNIST md5-verified (`credit data check mnist`), else dist/'s CIFAR-10 slice
-#      (the first 3500 training and 1000 test images) unpacked
+#      (the first 1000 test images and up to 3500 training ones) unpacked
 #   3. `credit bench --device cuda`: fig2 and fig3 at M = 1, 8, 32, 128, 1024, and the CNN
 #   4. a quick run on CUDA, and the same on the CPU (in the background from the start, on the
 #      last cores) or from $CPU_REF (a carried folder of it); scripts/compare-metrics.py
